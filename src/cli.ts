@@ -1,0 +1,208 @@
+// Commands and flags only: parses argv, calls into the rest, maps errors to exit codes.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { assertRunnable, ConfigError, envSecrets, loadConfig, type Config, type ConfigOverrides } from './config.ts';
+import { connect, DatabaseError, type Database } from './db/connect.ts';
+import { createLogger, scrub, type Logger } from './log.ts';
+import { logProgress, ttyProgress, type ProgressReporter } from './progress.ts';
+import { runSync, type RunResult, type Trigger } from './sync.ts';
+
+export const EXIT = { ok: 0, cannotRun: 1, someFailed: 2 } as const;
+
+export interface Io {
+  env: Readonly<Record<string, string | undefined>>;
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+const USAGE = `classify-sync — export LlamaCloud classify jobs into PostgreSQL
+
+Usage: classify-sync <command> [flags]
+
+Commands:
+  sync        one pass over the configured projects; resumes interrupted walks from their saved page token
+  backfill    one pass from the first page of every project (--resume continues from saved tokens)
+  migrate     apply pending database migrations
+  demo        sync a bundled LlamaCloud simulator into an embedded database and print a summary
+  simulator   run the bundled LlamaCloud simulator as a standalone server (see --help there)
+
+Flags:
+  --project <id>         project to sync (repeatable; replaces the configured list)
+  --organization <id>    organization id sent with every request
+  --api <v1>             API version to speak (default from config: v1)
+  --config <file>        JSON config file (default: $CLASSIFY_SYNC_CONFIG)
+  --page-size <n>        items per page, 1..100 (default 100)
+  --concurrency <n>      projects synced in parallel (default 4)
+  --resume               backfill: continue from saved page tokens
+  --allow-mass-delete    mark jobs deleted even when a walk saw under half of the stored ones
+  --pglite-dir <dir>     embedded database directory when DATABASE_URL is unset (default ./data/pglite)
+  --log-level <level>    fatal|error|warn|info|debug|trace|silent (default info)
+  -h, --help             show this help
+
+Environment:
+  LLAMA_CLOUD_API_KEY    API key (default for every project; a project may name its own apiKeyEnv)
+  LLAMA_CLOUD_BASE_URL   API base URL (default https://api.cloud.llamaindex.ai)
+  DATABASE_URL           postgres://… ; unset: embedded PGlite
+  CLASSIFY_SYNC_CONFIG   config file path
+
+Exit codes: 0 every project synced; 1 nothing could run (bad config, database unreachable);
+            2 some projects failed (one line each on stderr)
+`;
+
+const FLAGS = {
+  project: { type: 'string', multiple: true },
+  organization: { type: 'string' },
+  api: { type: 'string' },
+  config: { type: 'string' },
+  'page-size': { type: 'string' },
+  concurrency: { type: 'string' },
+  resume: { type: 'boolean' },
+  'allow-mass-delete': { type: 'boolean' },
+  'pglite-dir': { type: 'string' },
+  'log-level': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
+type Flags = ReturnType<typeof parseArgs<{ options: typeof FLAGS; allowPositionals: true }>>['values'];
+
+/** Thrown for a wrong command line; exits 1 with the message and a pointer to --help. */
+class UsageError extends Error {}
+
+function integerFlag(flags: Flags, name: 'page-size' | 'concurrency'): number | undefined {
+  const value = flags[name];
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) throw new UsageError(`--${name} takes a whole number, got ${JSON.stringify(value)}`);
+  return Number(value);
+}
+
+export function overridesFrom(flags: Flags): ConfigOverrides {
+  return {
+    configFile: flags.config,
+    projects: flags.project,
+    organizationId: flags.organization,
+    api: flags.api,
+    pageSize: integerFlag(flags, 'page-size'),
+    concurrency: integerFlag(flags, 'concurrency'),
+    allowMassDelete: flags['allow-mass-delete'],
+    pgliteDir: flags['pglite-dir'],
+    logLevel: flags['log-level'],
+  };
+}
+
+function line(stream: NodeJS.WritableStream, text: string): void {
+  stream.write(`${text}\n`);
+}
+
+/** Opens the database and applies pending migrations. */
+export async function openDatabase(config: Config, log: Logger): Promise<Database> {
+  const database = await connect({ databaseUrl: config.databaseUrl, pgliteDir: config.pgliteDir, maxConnections: config.concurrency + 2 });
+  log.info({ database: database.description, kind: database.kind }, 'database connected');
+  await database.migrate();
+  return database;
+}
+
+export function printResult(result: RunResult, io: Io): void {
+  for (const p of result.projects) {
+    const label = p.name ? `${p.projectId} (${p.name})` : p.projectId;
+    if (p.status === 'failed') {
+      line(io.stderr, `classify-sync: project ${label} failed: ${p.error ?? 'unknown error'}`);
+    } else {
+      line(io.stderr, `classify-sync: project ${label} ${p.status}: ${p.pages} pages, ${p.jobsSeen} jobs `
+        + `(${p.inserted} new, ${p.updated} updated, ${p.unchanged} unchanged, ${p.deleted} deleted), `
+        + `${p.rejects} rejected, ${p.retries} retries${p.warning ? `; warning: ${p.warning}` : ''}`);
+    }
+  }
+}
+
+export function exitCodeOf(result: RunResult): number {
+  return result.projects.some((p) => p.status === 'failed') ? EXIT.someFailed : EXIT.ok;
+}
+
+async function runCommand(command: Trigger, flags: Flags, io: Io): Promise<number> {
+  const config = loadConfig(overridesFrom(flags), io.env);
+  if (config.api !== 'v1') {
+    throw new ConfigError(`--api ${config.api} is not supported by this version: use --api v1`);
+  }
+  assertRunnable(config);
+  const log = createLogger({ level: config.logLevel, secrets: config.secrets });
+  const database = await openDatabase(config, log);
+  const controller = new AbortController();
+  const stop = () => controller.abort(new Error('stopped by signal'));
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  let reporter: ProgressReporter | undefined;
+  if (command === 'backfill') {
+    reporter = io.stderr.isTTY
+      ? ttyProgress(io.stderr as NodeJS.WriteStream, config.projects.map((p) => p.id))
+      : logProgress(log);
+  }
+  try {
+    const result = await runSync({
+      config, database, log, trigger: command,
+      fromStart: command === 'backfill' && !flags.resume,
+      signal: controller.signal,
+      onProgress: reporter ? (p) => reporter.update(p) : undefined,
+    });
+    reporter?.done();
+    printResult(result, io);
+    return exitCodeOf(result);
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    await database.close();
+    log.flush();
+  }
+}
+
+export async function main(argv: readonly string[], io: Io): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    line(command === undefined ? io.stderr : io.stdout, USAGE);
+    return command === undefined ? EXIT.cannotRun : EXIT.ok;
+  }
+  try {
+    if (command === 'simulator') {
+      const { runSimulatorCli } = await import('./simulator/main.ts');
+      await runSimulatorCli([...rest]);
+      return EXIT.ok;
+    }
+    const { values: flags } = parseArgs({ args: [...rest], options: FLAGS, allowPositionals: false, strict: true });
+    if (flags.help) {
+      line(io.stdout, USAGE);
+      return EXIT.ok;
+    }
+    switch (command) {
+      case 'sync':
+      case 'backfill':
+        return await runCommand(command, flags, io);
+      case 'migrate': {
+        const config = loadConfig(overridesFrom(flags), io.env);
+        const log = createLogger({ level: config.logLevel, secrets: config.secrets });
+        const database = await openDatabase(config, log);
+        await database.close();
+        line(io.stderr, `classify-sync: migrations applied to ${database.description}`);
+        return EXIT.ok;
+      }
+      case 'demo': {
+        const { runDemo } = await import('./demo.ts');
+        return await runDemo(overridesFrom(flags), io);
+      }
+      default:
+        throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+    }
+  } catch (error) {
+    const message = scrub((error as Error).message ?? String(error), envSecrets(io.env));
+    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      line(io.stderr, `classify-sync: ${message} (see classify-sync --help)`);
+    } else if (error instanceof ConfigError || error instanceof DatabaseError) {
+      line(io.stderr, `classify-sync: ${message}`);
+    } else {
+      line(io.stderr, `classify-sync: unexpected error: ${message}`);
+    }
+    return EXIT.cannotRun;
+  }
+}
+
+// `node dist/cli.js …` (the container image) runs the CLI directly; bin/classify-sync.js imports main().
+if (process.argv[1] && import.meta.url === (await import('node:url')).pathToFileURL(process.argv[1]).href) {
+  process.exitCode = await main(process.argv.slice(2), { env: process.env, stdout: process.stdout, stderr: process.stderr });
+}

@@ -1,0 +1,219 @@
+// Reads the config file and the environment ONCE into a frozen, validated Config.
+// This is the only module that looks at environment variables: everything else is handed a Config.
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+export const DEFAULT_BASE_URL = 'https://api.cloud.llamaindex.ai';
+export const DEFAULT_API_KEY_ENV = 'LLAMA_CLOUD_API_KEY';
+export const DEFAULT_PGLITE_DIR = './data/pglite';
+/** The v2 list endpoint rejects page sizes above 100; v1 documents none, so 100 is the safe maximum for both. */
+export const MAX_PAGE_SIZE = 100;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const SECOND = 1000;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+const projectSchema = z.strictObject({
+  id: z.string().min(1, 'a project needs its id'),
+  organizationId: z.string().min(1).optional(),
+  name: z.string().min(1).optional(),
+  apiKeyEnv: z.string().regex(ENV_NAME, 'must be an environment variable name, e.g. LLAMA_CLOUD_API_KEY_ACME').optional(),
+});
+
+const retrySchema = z.strictObject({
+  /** Retries after the first attempt of one request. */
+  retries: z.number().int().min(0).max(100).default(6),
+  minDelayMs: z.number().int().min(0).default(500),
+  maxDelayMs: z.number().int().min(0).default(8 * SECOND),
+  /** Upper bound on a server-requested wait (Retry-After / retry-after-ms). */
+  maxRetryAfterMs: z.number().int().min(0).default(60 * SECOND),
+  /** Budget of wall time for one request including its retries. */
+  maxElapsedMs: z.number().int().min(0).default(5 * 60 * SECOND),
+});
+
+/** The config file, as documented in config/classify-sync.example.json. */
+export const fileSchema = z.strictObject({
+  $schema: z.string().optional(),
+  api: z.enum(['v1', 'v2', 'auto']).default('v1'),
+  baseUrl: z.url().optional(),
+  organizationId: z.string().min(1).optional(),
+  projects: z.array(projectSchema).default([]),
+  pageSize: z.number().int().min(1).max(MAX_PAGE_SIZE).default(MAX_PAGE_SIZE),
+  concurrency: z.number().int().min(1).max(64).default(4),
+  maxPages: z.number().int().min(1).default(1_000_000),
+  requestTimeoutMs: z.number().int().min(1).default(30 * SECOND),
+  maxResponseBytes: z.number().int().min(1024).default(64 * 1024 * 1024),
+  retry: retrySchema.default(retrySchema.parse({})),
+  /** Deletes by absence are skipped when the walk saw less than this share of the project's live rows. */
+  massDeleteMinShare: z.number().min(0).max(1).default(0.5),
+  pgliteDir: z.string().min(1).default(DEFAULT_PGLITE_DIR),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+export type FileConfig = z.infer<typeof fileSchema>;
+
+export type ApiVersion = 'v1' | 'v2';
+
+export interface ProjectConfig {
+  readonly id: string;
+  readonly organizationId: string | undefined;
+  readonly name: string | undefined;
+  /** The environment variable the key came from (named in errors, never the key itself). */
+  readonly apiKeyEnv: string;
+  readonly apiKey: string | undefined;
+}
+
+export interface Config extends Omit<FileConfig, 'projects' | 'baseUrl' | '$schema'> {
+  readonly baseUrl: string;
+  readonly databaseUrl: string | undefined;
+  readonly projects: readonly ProjectConfig[];
+  readonly allowMassDelete: boolean;
+  /** Every secret value this run knows (API keys, the DB password): redacted from all output. */
+  readonly secrets: readonly string[];
+}
+
+/** What the command line may override; undefined means "not given". */
+export interface ConfigOverrides {
+  configFile?: string | undefined;
+  projects?: string[] | undefined;
+  organizationId?: string | undefined;
+  api?: string | undefined;
+  pageSize?: number | undefined;
+  concurrency?: number | undefined;
+  allowMassDelete?: boolean | undefined;
+  baseUrl?: string | undefined;
+  databaseUrl?: string | undefined;
+  pgliteDir?: string | undefined;
+  logLevel?: string | undefined;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function formatIssues(error: z.ZodError, where: string): string {
+  const issue = error.issues[0];
+  if (!issue) return `${where}: invalid`;
+  const path = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
+  return `${where}: ${path}: ${issue.message}`;
+}
+
+function readConfigFile(path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new ConfigError(`config file ${path} cannot be read (${code}): check the --config path or CLASSIFY_SYNC_CONFIG`);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new ConfigError(`config file ${path} is not valid JSON (${(error as Error).message}): fix the file`);
+  }
+}
+
+/** The password part of a connection URL, if any (to redact it everywhere). */
+export function databasePassword(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  try {
+    const password = decodeURIComponent(new URL(url).password);
+    return password.length > 0 ? password : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A connection URL safe to print: the password replaced. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(unparseable DATABASE_URL)';
+  }
+}
+
+export function loadConfig(overrides: ConfigOverrides, env: Env): Config {
+  const configFile = overrides.configFile ?? env.CLASSIFY_SYNC_CONFIG;
+  const where = configFile ? `config file ${configFile}` : 'configuration';
+  const raw = configFile ? readConfigFile(configFile) : {};
+  const parsed = fileSchema.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(`${formatIssues(parsed.error, where)} (see config/classify-sync.example.json)`);
+  const file = parsed.data;
+
+  // Flags are validated by the same schema as the file, so their errors read alike.
+  const flagged = fileSchema.safeParse({
+    ...file,
+    ...(overrides.api !== undefined && { api: overrides.api }),
+    ...(overrides.pageSize !== undefined && { pageSize: overrides.pageSize }),
+    ...(overrides.concurrency !== undefined && { concurrency: overrides.concurrency }),
+    ...(overrides.pgliteDir !== undefined && { pgliteDir: overrides.pgliteDir }),
+    ...(overrides.logLevel !== undefined && { logLevel: overrides.logLevel }),
+  });
+  if (!flagged.success) throw new ConfigError(formatIssues(flagged.error, 'command line').replace('command line: ', 'flag --'));
+  const merged = flagged.data;
+
+  const baseUrl = (overrides.baseUrl ?? env.LLAMA_CLOUD_BASE_URL ?? file.baseUrl ?? DEFAULT_BASE_URL).replace(/\/+$/, '');
+  if (!z.url().safeParse(baseUrl).success) {
+    throw new ConfigError(`LLAMA_CLOUD_BASE_URL ${JSON.stringify(baseUrl)} is not a URL: use e.g. ${DEFAULT_BASE_URL}`);
+  }
+  const databaseUrl = overrides.databaseUrl ?? (env.DATABASE_URL || undefined);
+  const organizationId = overrides.organizationId ?? file.organizationId;
+
+  const projectSpecs = overrides.projects && overrides.projects.length > 0
+    ? overrides.projects.map((id) => ({ id }) as z.infer<typeof projectSchema>)
+    : file.projects;
+  const projects = projectSpecs.map((p): ProjectConfig => {
+    const apiKeyEnv = p.apiKeyEnv ?? DEFAULT_API_KEY_ENV;
+    return Object.freeze({
+      id: p.id,
+      organizationId: p.organizationId ?? organizationId,
+      name: p.name,
+      apiKeyEnv,
+      apiKey: env[apiKeyEnv] || undefined,
+    });
+  });
+  const seen = new Set<string>();
+  for (const p of projects) {
+    if (seen.has(p.id)) throw new ConfigError(`project ${p.id} is listed twice: list each project once`);
+    seen.add(p.id);
+  }
+
+  const secrets = [
+    ...projects.map((p) => p.apiKey),
+    ...envSecrets(env),
+    databasePassword(databaseUrl),
+  ].filter((s): s is string => typeof s === 'string' && s.length >= 4);
+
+  const { $schema: _schema, projects: _projects, baseUrl: _baseUrl, ...rest } = merged;
+  return Object.freeze({
+    ...rest,
+    organizationId,
+    baseUrl,
+    databaseUrl,
+    projects: Object.freeze(projects),
+    allowMassDelete: overrides.allowMassDelete ?? false,
+    secrets: Object.freeze([...new Set(secrets)]),
+  });
+}
+
+/** Secret-looking environment values (keys, passwords, tokens), to scrub from anything printed. */
+export function envSecrets(env: Env): string[] {
+  return Object.entries(env)
+    .filter(([name, value]) => /API_KEY|PASSWORD|SECRET|TOKEN/i.test(name) && typeof value === 'string' && value.length >= 4)
+    .map(([, value]) => value as string)
+    .concat(databasePassword(env.DATABASE_URL) ?? []);
+}
+
+/** Fails before anything runs when no project could possibly sync. */
+export function assertRunnable(config: Config): void {
+  if (config.projects.length === 0) {
+    throw new ConfigError('no projects to sync: pass --project <id> or list "projects" in the config file (--config)');
+  }
+  if (config.projects.every((p) => p.apiKey === undefined)) {
+    const names = [...new Set(config.projects.map((p) => p.apiKeyEnv))].join(', ');
+    throw new ConfigError(`no API key: set ${names} (a LlamaCloud API key of the project)`);
+  }
+}

@@ -1,0 +1,141 @@
+// DATABASE_URL → a node-postgres pool; unset → embedded PGlite. Both give the same Drizzle type and
+// run the same committed migrations.
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { SQL } from 'drizzle-orm';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
+import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
+import pg from 'pg';
+import { redactUrl } from '../config.ts';
+import * as schema from './schema.ts';
+
+export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
+
+export class DatabaseError extends Error {
+  override name = 'DatabaseError';
+}
+
+export interface Database {
+  readonly db: Db;
+  readonly kind: 'postgres' | 'pglite';
+  /** Where the data goes, safe to print (no password). */
+  readonly description: string;
+  /** Applies pending migrations; concurrent callers are serialized by an advisory lock. */
+  migrate(): Promise<void>;
+  /**
+   * Runs `fn` while holding a session-level advisory lock on a dedicated connection, so the lock is
+   * freed by Postgres if this process dies. Returns `{ acquired: false }` without running `fn` when
+   * another session holds it.
+   */
+  tryWithLock<T>(key: string, fn: () => Promise<T>): Promise<{ acquired: true; value: T } | { acquired: false }>;
+  close(): Promise<void>;
+}
+
+export const MIGRATIONS_DIR = fileURLToPath(new URL('../../drizzle', import.meta.url));
+const MIGRATE_LOCK = 'classify-sync:migrate';
+
+/** Rows of a raw query, whichever driver runs it. */
+export async function queryRows<T>(db: Db, query: SQL): Promise<T[]> {
+  const result = (await db.execute(query)) as unknown as { rows: T[] };
+  return result.rows;
+}
+
+export interface ConnectOptions {
+  databaseUrl: string | undefined;
+  pgliteDir: string;
+  /** Pool size for Postgres; a sync needs about one per project in parallel plus one per lock. */
+  maxConnections?: number | undefined;
+}
+
+export async function connect(options: ConnectOptions): Promise<Database> {
+  return options.databaseUrl
+    ? connectPostgres(options.databaseUrl, options.maxConnections ?? 10)
+    : connectPglite(options.pgliteDir);
+}
+
+async function connectPostgres(url: string, max: number): Promise<Database> {
+  const description = redactUrl(url);
+  const pool = new pg.Pool({ connectionString: url, max, application_name: 'classify-sync' });
+  // An idle client dropped by the server must not crash the process; the pool replaces it.
+  pool.on('error', () => undefined);
+  try {
+    const client = await pool.connect();
+    client.release();
+  } catch (error) {
+    await pool.end().catch(() => undefined);
+    throw new DatabaseError(`database ${description} is unreachable (${(error as Error).message}): check DATABASE_URL and that Postgres is running`);
+  }
+  const db = drizzlePg(pool, { schema }) as unknown as Db;
+
+  async function tryWithLock<T>(key: string, fn: () => Promise<T>) {
+    const client = await pool.connect();
+    try {
+      const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [key]);
+      if (!rows[0]?.ok) return { acquired: false as const };
+      try {
+        return { acquired: true as const, value: await fn() };
+      } finally {
+        await client.query('SELECT pg_advisory_unlock(hashtext($1))', [key]).catch(() => undefined);
+      }
+    } finally {
+      client.release();
+    }
+  }
+
+  return {
+    db,
+    kind: 'postgres',
+    description,
+    tryWithLock,
+    async migrate() {
+      const client = await pool.connect();
+      try {
+        await client.query('SELECT pg_advisory_lock(hashtext($1))', [MIGRATE_LOCK]);
+        try {
+          await migratePg(drizzlePg(client), { migrationsFolder: MIGRATIONS_DIR });
+        } finally {
+          await client.query('SELECT pg_advisory_unlock(hashtext($1))', [MIGRATE_LOCK]).catch(() => undefined);
+        }
+      } finally {
+        client.release();
+      }
+    },
+    close: () => pool.end(),
+  };
+}
+
+async function connectPglite(dir: string): Promise<Database> {
+  // Loaded only when used: the WASM build is large and Postgres users never need it.
+  const [{ PGlite }, { drizzle }, { migrate }] = await Promise.all([
+    import('@electric-sql/pglite'),
+    import('drizzle-orm/pglite'),
+    import('drizzle-orm/pglite/migrator'),
+  ]);
+  let client: InstanceType<typeof PGlite>;
+  try {
+    if (!dir.startsWith('memory://')) mkdirSync(dir, { recursive: true });
+    client = await PGlite.create(dir);
+  } catch (error) {
+    throw new DatabaseError(`embedded database in ${dir} cannot be opened (${(error as Error).message}): is another classify-sync using it? set DATABASE_URL or --pglite-dir`);
+  }
+  const db = drizzle({ client, schema }) as unknown as Db;
+  const held = new Set<string>();
+  return {
+    db,
+    kind: 'pglite',
+    description: `embedded PGlite in ${dir}`,
+    // One process owns a PGlite directory, so an in-process lock is the whole story.
+    async tryWithLock(key, fn) {
+      if (held.has(key)) return { acquired: false };
+      held.add(key);
+      try {
+        return { acquired: true, value: await fn() };
+      } finally {
+        held.delete(key);
+      }
+    },
+    migrate: () => migrate(drizzle({ client }), { migrationsFolder: MIGRATIONS_DIR }),
+    close: () => client.close(),
+  };
+}

@@ -1,0 +1,37 @@
+// Which database errors are worth running a page transaction again, decided once by SQLSTATE.
+// https://www.postgresql.org/docs/current/errcodes-appendix.html
+
+const RETRYABLE_SQLSTATES: Readonly<Record<string, string>> = {
+  '40001': 'serialization_failure',
+  '40P01': 'deadlock_detected',
+  '55P03': 'lock_not_available',
+  '57P01': 'admin_shutdown', // also what pg_terminate_backend sends
+  '57P02': 'crash_shutdown',
+  '57P03': 'cannot_connect_now',
+  '53300': 'too_many_connections',
+  '08000': 'connection_exception',
+  '08001': 'sqlclient_unable_to_establish_sqlconnection',
+  '08003': 'connection_does_not_exist',
+  '08006': 'connection_failure',
+};
+
+/** Errors of the connection itself (node-postgres reports these without a SQLSTATE). */
+const CONNECTION_MESSAGES = [/Connection terminated/i, /ECONNRESET/, /ECONNREFUSED/, /EPIPE/, /Client has encountered a connection error/i];
+
+export function sqlState(error: unknown): string | undefined {
+  for (let e: unknown = error; e && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
+  }
+  return undefined;
+}
+
+export function isRetryableDbError(error: unknown): boolean {
+  const state = sqlState(error);
+  if (state !== undefined) return state in RETRYABLE_SQLSTATES;
+  for (let e: unknown = error; e && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
+    const message = (e as { message?: unknown }).message;
+    if (typeof message === 'string' && CONNECTION_MESSAGES.some((re) => re.test(message))) return true;
+  }
+  return false;
+}

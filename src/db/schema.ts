@@ -1,0 +1,172 @@
+// The SQL contract analysts query. Names here are public: extend, never rename.
+// Status, mode and lang are plain text (no DB enums): upstream adds values without notice.
+import { sql } from 'drizzle-orm';
+import {
+  bigserial, doublePrecision, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid,
+} from 'drizzle-orm/pg-core';
+
+const tstz = (name: string) => timestamp(name, { withTimezone: true, mode: 'string' });
+
+/** One row per classify job, as last seen upstream. */
+export const classifyJobs = pgTable('classify_jobs', {
+  id: text('id').primaryKey(),
+  projectId: text('project_id').notNull(),
+  organizationId: text('organization_id'),
+  apiVersion: text('api_version').notNull(),
+  status: text('status').notNull(),
+  /** succeeded | failed | partial | cancelled | in_progress | unknown, the same for every API version. */
+  outcome: text('outcome').notNull(),
+  mode: text('mode'),
+  userId: text('user_id').notNull(),
+  errorMessage: text('error_message'),
+  jobRecordId: text('job_record_id'),
+  createdAt: tstz('created_at'),
+  effectiveAt: tstz('effective_at'),
+  updatedAt: tstz('updated_at'),
+  // v2 fields (null for v1 jobs)
+  fileInput: text('file_input'),
+  documentInputType: text('document_input_type'),
+  configurationId: text('configuration_id'),
+  parseJobId: text('parse_job_id'),
+  transactionId: text('transaction_id'),
+  resultType: text('result_type'),
+  resultConfidence: doublePrecision('result_confidence'),
+  resultReasoning: text('result_reasoning'),
+  /** The item as received (NUL characters removed); unknown fields survive here. */
+  raw: jsonb('raw').notNull(),
+  firstSeenAt: tstz('first_seen_at').notNull().defaultNow(),
+  /** When this row's content was last written (unchanged items do not touch it). */
+  syncedAt: tstz('synced_at').notNull().defaultNow(),
+  lastRunId: uuid('last_run_id'),
+  /** Set when a complete walk no longer saw the job upstream; cleared if it reappears. */
+  deletedAt: tstz('deleted_at'),
+}, (t) => [
+  index('classify_jobs_project_created_idx').on(t.projectId, t.createdAt),
+  index('classify_jobs_project_outcome_idx').on(t.projectId, t.outcome, t.createdAt),
+]);
+
+/** A job's rules, in upstream order. */
+export const classifyJobRules = pgTable('classify_job_rules', {
+  jobId: text('job_id').notNull().references(() => classifyJobs.id, { onDelete: 'cascade' }),
+  position: integer('position').notNull(),
+  type: text('type').notNull(),
+  description: text('description').notNull(),
+}, (t) => [
+  primaryKey({ columns: [t.jobId, t.position] }),
+  index('classify_job_rules_type_idx').on(t.type),
+]);
+
+/** A job's parsing settings; no row when the job has none. */
+export const classifyJobParsingSettings = pgTable('classify_job_parsing_settings', {
+  jobId: text('job_id').primaryKey().references(() => classifyJobs.id, { onDelete: 'cascade' }),
+  lang: text('lang'),
+  maxPages: integer('max_pages'),
+  /** 0-based page numbers. */
+  targetPages: integer('target_pages').array(),
+  /** v2's 1-based page spec as received, e.g. "1,3,5-7" (null for v1). */
+  targetPagesSpec: text('target_pages_spec'),
+});
+
+/** One row each time a sync observes a job's status change; the first sighting is a change from null. */
+export const classifyJobStatusChanges = pgTable('classify_job_status_changes', {
+  id: bigserial('id', { mode: 'number' }).primaryKey(),
+  jobId: text('job_id').notNull(),
+  projectId: text('project_id').notNull(),
+  fromStatus: text('from_status'),
+  toStatus: text('to_status').notNull(),
+  observedAt: tstz('observed_at').notNull().defaultNow(),
+  runId: uuid('run_id'),
+}, (t) => [
+  index('classify_job_status_changes_job_idx').on(t.jobId, t.observedAt),
+  index('classify_job_status_changes_project_idx').on(t.projectId, t.observedAt),
+]);
+
+/** One row per command run. */
+export const syncRuns = pgTable('sync_runs', {
+  id: uuid('id').primaryKey(),
+  /** sync | backfill | worker | demo */
+  trigger: text('trigger').notNull(),
+  /** running | succeeded | partial | failed | cancelled | abandoned */
+  status: text('status').notNull(),
+  startedAt: tstz('started_at').notNull().defaultNow(),
+  finishedAt: tstz('finished_at'),
+  projects: integer('projects').notNull().default(0),
+  projectsFailed: integer('projects_failed').notNull().default(0),
+  pages: integer('pages').notNull().default(0),
+  jobsSeen: integer('jobs_seen').notNull().default(0),
+  jobsInserted: integer('jobs_inserted').notNull().default(0),
+  jobsUpdated: integer('jobs_updated').notNull().default(0),
+  jobsUnchanged: integer('jobs_unchanged').notNull().default(0),
+  jobsDeleted: integer('jobs_deleted').notNull().default(0),
+  rejects: integer('rejects').notNull().default(0),
+  retries: integer('retries').notNull().default(0),
+  error: text('error'),
+  host: text('host'),
+  pid: integer('pid'),
+});
+
+/** One row per project of a run. */
+export const syncRunProjects = pgTable('sync_run_projects', {
+  runId: uuid('run_id').notNull().references(() => syncRuns.id, { onDelete: 'cascade' }),
+  projectId: text('project_id').notNull(),
+  apiVersion: text('api_version'),
+  /** full | resume */
+  mode: text('mode'),
+  /** running | succeeded | failed | cancelled | skipped */
+  status: text('status').notNull(),
+  startedAt: tstz('started_at').notNull().defaultNow(),
+  finishedAt: tstz('finished_at'),
+  pages: integer('pages').notNull().default(0),
+  jobsSeen: integer('jobs_seen').notNull().default(0),
+  jobsInserted: integer('jobs_inserted').notNull().default(0),
+  jobsUpdated: integer('jobs_updated').notNull().default(0),
+  jobsUnchanged: integer('jobs_unchanged').notNull().default(0),
+  jobsDeleted: integer('jobs_deleted').notNull().default(0),
+  rejects: integer('rejects').notNull().default(0),
+  retries: integer('retries').notNull().default(0),
+  totalSize: integer('total_size'),
+  error: text('error'),
+  warning: text('warning'),
+}, (t) => [
+  primaryKey({ columns: [t.runId, t.projectId] }),
+  index('sync_run_projects_project_idx').on(t.projectId, t.startedAt),
+]);
+
+/** Per project and API version: where an unfinished walk stands, and when walks last completed. */
+export const syncState = pgTable('sync_state', {
+  projectId: text('project_id').notNull(),
+  apiVersion: text('api_version').notNull(),
+  /** Token of the next page of an unfinished walk; null when no walk is in progress. */
+  pageToken: text('page_token'),
+  walkStartedAt: tstz('walk_started_at'),
+  walkPages: integer('walk_pages').notNull().default(0),
+  lastCompleteWalkAt: tstz('last_complete_walk_at'),
+  updatedAt: tstz('updated_at').notNull().defaultNow(),
+}, (t) => [primaryKey({ columns: [t.projectId, t.apiVersion] })]);
+
+/**
+ * The job ids each page of the current walk saw, kept outside the job tables so a repeat sync writes
+ * no job row, and persisted with the page token so a resumed walk can still detect deletions.
+ */
+export const syncWalkSeen = pgTable('sync_walk_seen', {
+  projectId: text('project_id').notNull(),
+  apiVersion: text('api_version').notNull(),
+  pageNumber: integer('page_number').notNull(),
+  jobIds: text('job_ids').array().notNull(),
+}, (t) => [primaryKey({ columns: [t.projectId, t.apiVersion, t.pageNumber] })]);
+
+/** Items that failed validation, with their raw payload, so nothing is lost. */
+export const syncRejects = pgTable('sync_rejects', {
+  id: bigserial('id', { mode: 'number' }).primaryKey(),
+  runId: uuid('run_id'),
+  projectId: text('project_id').notNull(),
+  apiVersion: text('api_version'),
+  reason: text('reason').notNull(),
+  /** The raw item text. */
+  payload: text('payload').notNull(),
+  receivedAt: tstz('received_at').notNull().default(sql`now()`),
+}, (t) => [index('sync_rejects_project_idx').on(t.projectId, t.receivedAt)]);
+
+export type JobRow = typeof classifyJobs.$inferInsert;
+export type RuleRow = typeof classifyJobRules.$inferInsert;
+export type ParsingRow = typeof classifyJobParsingSettings.$inferInsert;

@@ -1,0 +1,65 @@
+// `classify-sync demo`: the bundled simulator in-process → a real sync into an embedded database → a summary.
+// Needs no key, no server and no setup; it never touches DATABASE_URL.
+import { sql } from 'drizzle-orm';
+import type { Io } from './cli.ts';
+import { openDatabase, printResult } from './cli.ts';
+import { loadConfig, type ConfigOverrides } from './config.ts';
+import { queryRows } from './db/connect.ts';
+import { createLogger } from './log.ts';
+import { simProjectId, startSimulator } from './simulator/index.ts';
+import { runSync } from './sync.ts';
+
+const DAY = 86_400_000;
+const DEMO_SEED = 42;
+export const DEMO_PGLITE_DIR = './data/demo';
+
+export async function runDemo(overrides: ConfigOverrides, io: Io): Promise<number> {
+  const projects = [
+    { id: simProjectId(DEMO_SEED, 0), name: 'acme', jobs: 420 },
+    { id: simProjectId(DEMO_SEED, 1), name: 'globex (flaky API)', jobs: 260, faults: { rate: 0.3, retryAfterSeconds: 0.2 } },
+    { id: simProjectId(DEMO_SEED, 2), name: 'initech (no access)', jobs: 50, access: 'forbidden' as const },
+  ];
+  // Data is dated relative to the start of today, so re-running the demo the same day changes nothing.
+  const now = Math.floor(Date.now() / DAY) * DAY;
+  const simulator = await startSimulator({ projects, seed: DEMO_SEED, apiKey: 'demo-key', now });
+  try {
+    const config = loadConfig({
+      ...overrides,
+      projects: undefined,
+      pgliteDir: overrides.pgliteDir ?? DEMO_PGLITE_DIR,
+      logLevel: overrides.logLevel ?? 'silent',
+      baseUrl: simulator.url,
+      databaseUrl: undefined,
+    }, { LLAMA_CLOUD_API_KEY: simulator.apiKey });
+    const demoConfig = Object.freeze({
+      ...config,
+      projects: projects.map((p) => ({ id: p.id, name: p.name, organizationId: undefined, apiKeyEnv: 'LLAMA_CLOUD_API_KEY', apiKey: simulator.apiKey })),
+      // Fast retries: the simulator's faults are quick to recover from.
+      retry: { ...config.retry, minDelayMs: 20, maxDelayMs: 200, maxRetryAfterMs: 300 },
+    });
+    const log = createLogger({ level: demoConfig.logLevel, secrets: demoConfig.secrets });
+    io.stdout.write(`Simulated LlamaCloud at ${simulator.url}; syncing ${projects.length} projects into embedded PGlite (${demoConfig.pgliteDir})…\n`);
+    const database = await openDatabase(demoConfig, log);
+    try {
+      const result = await runSync({ config: demoConfig, database, log, trigger: 'demo' });
+      io.stdout.write(`\nRun ${result.runId}: ${result.status}\n`);
+      printResult(result, { ...io, stderr: io.stdout });
+      const outcomes = await queryRows<{ project_id: string; outcome: string; jobs: number }>(database.db, sql`
+        SELECT project_id, outcome, count(*)::int AS jobs FROM classify_jobs
+        WHERE deleted_at IS NULL GROUP BY project_id, outcome ORDER BY project_id, outcome`);
+      io.stdout.write('\nJobs by outcome (SELECT project_id, outcome, count(*) FROM classify_jobs GROUP BY 1, 2):\n');
+      const names = new Map(projects.map((p) => [p.id, p.name]));
+      for (const row of outcomes) {
+        io.stdout.write(`  ${(names.get(row.project_id) ?? row.project_id).padEnd(20)} ${row.outcome.padEnd(12)} ${String(row.jobs).padStart(5)}\n`);
+      }
+      io.stdout.write(`\nThe failed project above is on purpose: its key may not read it (HTTP 403).\n`
+        + `Next: point it at LlamaCloud with LLAMA_CLOUD_API_KEY=… DATABASE_URL=postgres://… npx classify-sync sync --project <id>\n`);
+    } finally {
+      await database.close();
+      log.flush();
+    }
+    return 0;
+  } finally {
+    await simulator.stop();
+  }
+}

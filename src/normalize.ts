@@ -1,0 +1,216 @@
+// Pure: one API item → the rows of one job (job, rules, parsing settings), or a reject with its reason.
+// Nothing here does I/O; the same input always gives the same rows.
+import { z } from 'zod';
+import type { ApiVersion } from './config.ts';
+import type { JobRow, ParsingRow, RuleRow } from './db/schema.ts';
+
+export interface NormalizedJob {
+  job: Omit<JobRow, 'firstSeenAt' | 'syncedAt' | 'lastRunId' | 'deletedAt'>;
+  rules: RuleRow[];
+  parsing: ParsingRow | undefined;
+}
+
+export interface Reject {
+  reason: string;
+  /** The item's id when it has a usable one: a job that is still listed upstream is not deleted. */
+  id: string | undefined;
+  /** The raw item text (JSON), NULs removed. */
+  payload: string;
+}
+
+export type Outcome = 'succeeded' | 'failed' | 'partial' | 'cancelled' | 'in_progress' | 'unknown';
+
+/** Status → outcome for every API version, so reports never need to know the version. */
+const OUTCOMES: Readonly<Record<string, Outcome>> = {
+  SUCCESS: 'succeeded', COMPLETED: 'succeeded',
+  ERROR: 'failed', FAILED: 'failed',
+  PARTIAL_SUCCESS: 'partial',
+  CANCELLED: 'cancelled',
+  PENDING: 'in_progress', RUNNING: 'in_progress',
+};
+
+export function outcomeOf(status: string): Outcome {
+  return OUTCOMES[status] ?? 'unknown';
+}
+
+const KNOWN_MODES = new Set(['FAST', 'MULTIMODAL']);
+// The 86 language codes of the v1 spec.
+const KNOWN_LANGS = new Set(('af az bs cs cy da de en es et fr ga hr hu id is it ku la lt lv mi ms mt nl no oc pi pl pt ro '
+  + 'rs_latin sk sl sq sv sw tl tr uz vi ar fa ug ur bn as mni ru rs_cyrillic be bg uk mn abq ady kbd ava dar inh che lbe '
+  + 'lez tab tjk hi mr ne bh mai ang bho mah sck new gom sa bgc th ch_sim ch_tra ja ko ta te kn').split(' '));
+
+/** Postgres text cannot hold U+0000, and lone surrogates are not valid UTF-8: remove / replace them. */
+export function cleanString(value: string): string {
+  return (value.includes('\u0000') ? value.replaceAll('\u0000', '') : value).toWellFormed();
+}
+
+/** Deep copy of a JSON value with every string (and key) cleaned for Postgres. */
+export function cleanJson(value: unknown): unknown {
+  if (typeof value === 'string') return cleanString(value);
+  if (Array.isArray(value)) return value.map(cleanJson);
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [key, inner] of Object.entries(value)) out[cleanString(key)] = cleanJson(inner);
+    return out;
+  }
+  return value;
+}
+
+const ISO_TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(Z|z|[+-]\d{2}(?::?\d{2})?)?$/;
+
+/**
+ * An ISO 8601 timestamp in the form Postgres reads without guessing: no offset means UTC,
+ * fractions are kept to the microsecond (Postgres' precision). Throws on anything else.
+ */
+export function normalizeTimestamp(value: string): string {
+  const m = ISO_TIMESTAMP.exec(value.trim());
+  if (!m) throw new Error(`not an ISO 8601 timestamp: ${JSON.stringify(value.slice(0, 60))}`);
+  const [, y, mo, d, h, mi, s = '00', frac = '', zone] = m;
+  const check = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s)));
+  if (check.getUTCMonth() !== Number(mo) - 1 || check.getUTCDate() !== Number(d) || Number(h) > 23 || Number(mi) > 59 || Number(s) > 59) {
+    throw new Error(`not a valid date/time: ${JSON.stringify(value.slice(0, 60))}`);
+  }
+  let offset = zone === undefined || zone === 'Z' || zone === 'z' ? 'Z' : zone;
+  if (/^[+-]\d{2}$/.test(offset)) offset += ':00';
+  else if (/^[+-]\d{4}$/.test(offset)) offset = `${offset.slice(0, 3)}:${offset.slice(3)}`;
+  return `${y}-${mo}-${d}T${h}:${mi}:${s}${frac.slice(0, 7)}${offset}`;
+}
+
+const INT32_MAX = 2_147_483_647;
+const int32 = z.number().int().min(-INT32_MAX - 1).max(INT32_MAX);
+const timestampField = z.string().transform((value, ctx) => {
+  try {
+    return normalizeTimestamp(value);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message });
+    return z.NEVER;
+  }
+});
+
+const ruleSchema = z.looseObject({ type: z.string(), description: z.string() });
+
+const v1ItemSchema = z.looseObject({
+  id: z.string().min(1),
+  project_id: z.string().min(1),
+  user_id: z.string(),
+  rules: z.array(ruleSchema),
+  status: z.string().min(1),
+  created_at: timestampField.nullish(),
+  updated_at: timestampField.nullish(),
+  effective_at: timestampField.nullish(),
+  error_message: z.string().nullish(),
+  job_record_id: z.string().nullish(),
+  mode: z.string().nullish(),
+  parsing_configuration: z.looseObject({
+    lang: z.string().nullish(),
+    max_pages: int32.nullish(),
+    target_pages: z.array(int32).nullish(),
+  }).nullish(),
+});
+
+export interface NormalizeContext {
+  projectId: string;
+  organizationId: string | undefined;
+  apiVersion: ApiVersion;
+}
+
+export type NormalizeResult =
+  | { ok: true; value: NormalizedJob; warnings: string[] }
+  | { ok: false; reject: Reject };
+
+function describeIssue(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (!issue) return 'invalid item';
+  const path = issue.path.length > 0 ? issue.path.join('.') : 'item';
+  return `${path}: ${issue.message}`;
+}
+
+function payloadOf(item: unknown): string {
+  try {
+    return JSON.stringify(cleanJson(item)) ?? String(item);
+  } catch {
+    return String(item);
+  }
+}
+
+function reject(item: unknown, reason: string): NormalizeResult {
+  const id = (item as { id?: unknown } | null)?.id;
+  return {
+    ok: false,
+    reject: { reason, id: typeof id === 'string' && id.length > 0 ? cleanString(id) : undefined, payload: payloadOf(item) },
+  };
+}
+
+const nul = <T>(value: T | null | undefined): T | null => value ?? null;
+
+/** Normalizes one v1 item of the project being walked. */
+export function normalizeV1Item(item: unknown, ctx: NormalizeContext): NormalizeResult {
+  const raw = cleanJson(item);
+  const parsed = v1ItemSchema.safeParse(raw);
+  if (!parsed.success) return reject(item, describeIssue(parsed.error));
+  const it = parsed.data;
+  if (it.project_id !== ctx.projectId) {
+    return reject(item, `project_id ${it.project_id} is not the project being synced (${ctx.projectId})`);
+  }
+  const warnings: string[] = [];
+  const outcome = outcomeOf(it.status);
+  if (outcome === 'unknown') warnings.push(`unknown status ${JSON.stringify(it.status)} (stored as received, outcome 'unknown')`);
+  if (it.mode != null && !KNOWN_MODES.has(it.mode)) warnings.push(`unknown mode ${JSON.stringify(it.mode)} (stored as received)`);
+  const pc = it.parsing_configuration;
+  if (pc?.lang != null && !KNOWN_LANGS.has(pc.lang)) warnings.push(`unknown lang ${JSON.stringify(pc.lang)} (stored as received)`);
+
+  return {
+    ok: true,
+    warnings,
+    value: {
+      job: {
+        id: it.id,
+        projectId: it.project_id,
+        organizationId: ctx.organizationId ?? null,
+        apiVersion: ctx.apiVersion,
+        status: it.status,
+        outcome,
+        mode: nul(it.mode),
+        userId: it.user_id,
+        errorMessage: nul(it.error_message),
+        jobRecordId: nul(it.job_record_id),
+        createdAt: nul(it.created_at),
+        effectiveAt: nul(it.effective_at),
+        updatedAt: nul(it.updated_at),
+        raw,
+      },
+      rules: it.rules.map((r, position) => ({ jobId: it.id, position, type: r.type, description: r.description })),
+      parsing: pc == null ? undefined : {
+        jobId: it.id,
+        lang: nul(pc.lang),
+        maxPages: nul(pc.max_pages),
+        targetPages: nul(pc.target_pages),
+        targetPagesSpec: null,
+      },
+    },
+  };
+}
+
+export interface NormalizedPage {
+  jobs: NormalizedJob[];
+  rejects: Reject[];
+  warnings: string[];
+}
+
+/** Normalizes a page; the same id twice keeps the last one (a later sighting is the newer one). */
+export function normalizePage(items: readonly unknown[], ctx: NormalizeContext): NormalizedPage {
+  const byId = new Map<string, NormalizedJob>();
+  const rejects: Reject[] = [];
+  const warnings = new Set<string>();
+  for (const item of items) {
+    const result = normalizeV1Item(item, ctx);
+    if (!result.ok) {
+      rejects.push(result.reject);
+      continue;
+    }
+    for (const w of result.warnings) warnings.add(w);
+    byId.delete(result.value.job.id);
+    byId.set(result.value.job.id, result.value);
+  }
+  return { jobs: [...byId.values()], rejects, warnings: [...warnings] };
+}

@@ -1,0 +1,12 @@
+// Public API of the LlamaCloud classify-jobs simulator (a local double of the list endpoint).
+
+export { seedProjectJobs, V1_LANGS, V1_STATUSES } from './data.ts';
+export type { SeedOptions, V1Job, V1ParsingConfiguration, V1Rule, V1Status } from './data.ts';
+export { DEFAULT_FAULT_KINDS, FAULT_KINDS } from './faults.ts';
+export type { FaultKind, FaultSpec } from './faults.ts';
+export { runSimulatorCli, simProjectId } from './main.ts';
+export type { SimulatorCliIo } from './main.ts';
+export type { HookPageBody, PageHook } from './routes.ts';
+export { DEFAULT_API_KEY, DEFAULT_MAX_PAGE_SIZE, DEFAULT_SEED, startSimulator } from './server.ts';
+export type { SimProjectSpec, Simulator, SimulatorOptions, SimulatorStats } from './server.ts';
+export { V1_DEFAULT_PAGE_SIZE, V1_JOBS_PATH } from './v1.ts';

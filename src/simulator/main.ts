@@ -1,0 +1,115 @@
+// Standalone simulator: `tsx src/simulator/main.ts --projects 3 --jobs 250`, or via the app's CLI.
+
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { randomUuid, seededRandom } from './prng.ts';
+import { DEFAULT_API_KEY, DEFAULT_SEED, startSimulator } from './server.ts';
+
+const USAGE = `Usage: simulator [options]
+  --port <n>          port to listen on (default 4010; 0 = any free port)
+  --host <addr>       address to bind (default 127.0.0.1)
+  --projects <n>      number of projects (default 3)
+  --jobs <n>          jobs per project (default 250)
+  --latency-ms <n>    delay before every response (default 0)
+  --fault-rate <x>    share of requests that fail, 0..1 (default 0)
+  --seed <n>          data and fault seed (default ${DEFAULT_SEED})
+  --api-key <key>     accepted API key (default ${DEFAULT_API_KEY})`;
+
+/** The id of the index-th project under `seed`: stable, so a config file can name it. */
+export function simProjectId(seed: number, index: number): string {
+  return randomUuid(seededRandom(seed, `project:${index}`));
+}
+
+export interface SimulatorCliIo {
+  /** Receives each output line. Default: stdout. */
+  write?: (line: string) => void;
+  /** Stops the simulator when aborted, like SIGINT/SIGTERM. */
+  signal?: AbortSignal;
+}
+
+/** Starts a simulator from command-line flags and runs it until SIGINT/SIGTERM (or `io.signal`). */
+export async function runSimulatorCli(argv: string[], io: SimulatorCliIo = {}): Promise<void> {
+  const write = io.write ?? ((line: string) => void process.stdout.write(`${line}\n`));
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      port: { type: 'string', default: '4010' },
+      host: { type: 'string', default: '127.0.0.1' },
+      projects: { type: 'string', default: '3' },
+      jobs: { type: 'string', default: '250' },
+      'latency-ms': { type: 'string', default: '0' },
+      'fault-rate': { type: 'string', default: '0' },
+      seed: { type: 'string', default: String(DEFAULT_SEED) },
+      'api-key': { type: 'string', default: DEFAULT_API_KEY },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    write(USAGE);
+    return;
+  }
+
+  const seed = integerFlag('--seed', values.seed, 0);
+  const projectCount = integerFlag('--projects', values.projects, 1);
+  const jobs = integerFlag('--jobs', values.jobs, 0);
+  const faultRate = Number(values['fault-rate']);
+  if (!(faultRate >= 0 && faultRate <= 1)) throw new Error(`--fault-rate must be between 0 and 1, got "${values['fault-rate']}"`);
+
+  const projects = Array.from({ length: projectCount }, (_, index) => ({
+    id: simProjectId(seed, index),
+    name: `Simulated project ${index + 1}`,
+    jobs,
+  }));
+  const sim = await startSimulator({
+    projects,
+    seed,
+    apiKey: values['api-key'],
+    latencyMs: integerFlag('--latency-ms', values['latency-ms'], 0),
+    faults: faultRate > 0 ? { rate: faultRate } : undefined,
+    port: integerFlag('--port', values.port, 0),
+    host: values.host,
+  });
+
+  write(`LlamaCloud classify-jobs simulator (GET /api/v1/classifier/jobs), seed ${seed}`);
+  for (const project of projects) write(`  project ${project.id}  ${project.jobs} jobs`);
+  write(`Listening on ${sim.url}${faultRate > 0 ? ` (fault rate ${faultRate})` : ''}`);
+  write('Point classify-sync at it with:');
+  write(`  LLAMA_CLOUD_BASE_URL=${sim.url} LLAMA_CLOUD_API_KEY=${sim.apiKey}`);
+  write('Press Ctrl+C to stop.');
+
+  await untilStopped(io.signal);
+  await sim.stop();
+  write('Simulator stopped.');
+}
+
+/** Resolves on the first SIGINT/SIGTERM or abort of `signal`. */
+function untilStopped(signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+    if (signal?.aborted) done();
+    else signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+function integerFlag(name: string, value: string, min: number): number {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < min) throw new Error(`${name} must be an integer >= ${min}, got "${value}"`);
+  return number;
+}
+
+// Run directly: `tsx src/simulator/main.ts ...`.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  runSimulatorCli(process.argv.slice(2)).catch((error: unknown) => {
+    process.stderr.write(`simulator: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  });
+}

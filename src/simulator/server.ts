@@ -1,0 +1,297 @@
+// The simulator's HTTP server: routing, latency, fault injection, and the control surface tests use.
+
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
+import { seedProjectJobs, type V1Job } from './data.ts';
+import {
+  assertFaultSpec,
+  DEFAULT_HANG_MS,
+  FAULT_KINDS,
+  faultReply,
+  FaultPlan,
+  type FaultKind,
+  type FaultSpec,
+} from './faults.ts';
+import { detailReply, type Reply } from './http.ts';
+import { PageTokens } from './paging.ts';
+import { ReplyError, type PageHook, type Route, type RouteContext, type SimState } from './routes.ts';
+import { ItemList, type ProjectAccess, type SimProject } from './store.ts';
+import { v1ListJobs } from './v1.ts';
+
+export type { FaultKind, FaultSpec } from './faults.ts';
+export type { PageHook } from './routes.ts';
+
+/** Every endpoint the simulator serves; a new API version adds its route here. */
+const ROUTES: readonly Route[] = [v1ListJobs];
+
+export const DEFAULT_API_KEY = 'sim-key';
+export const DEFAULT_MAX_PAGE_SIZE = 100;
+export const DEFAULT_SEED = 1;
+
+export interface SimProjectSpec {
+  id: string;
+  /** When set, a request whose organization_id differs gets 404. */
+  organizationId?: string;
+  name?: string;
+  /** Number of seeded jobs. */
+  jobs: number;
+  /** The only key accepted for this project. Default: the simulator's apiKey. */
+  apiKey?: string;
+  access?: ProjectAccess;
+  /** Overrides the simulator-wide faults for requests naming this project. */
+  faults?: FaultSpec;
+  /** Seed odd-but-valid items too. Default true. */
+  oddities?: boolean;
+}
+
+export interface SimulatorOptions {
+  projects: SimProjectSpec[];
+  /** Fixes the data and the fault sequence. Default 1. */
+  seed?: number;
+  /** Default accepted key. Default "sim-key". */
+  apiKey?: string;
+  /** Larger page_size values are clamped to this. Default 100. */
+  maxPageSize?: number;
+  /** Delay before every response. Default 0. */
+  latencyMs?: number;
+  faults?: FaultSpec;
+  /** Include total_size in pages. Default true. */
+  totalSize?: boolean;
+  /** Epoch ms the seeded history ends at. Default Date.now(); pass it for identical data across runs. */
+  now?: number;
+  /** Default 0: any free port. */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  onPage?: PageHook;
+}
+
+export interface SimulatorStats {
+  /** Every HTTP request received. */
+  requests: number;
+  /** Complete list pages served. */
+  pages: number;
+  faults: Record<FaultKind, number>;
+  /** Responses by status code ("200", "429", ...); a truncated page counts under its status. */
+  byStatus: Record<string, number>;
+}
+
+export interface Simulator {
+  /** Base URL without a trailing slash, e.g. http://127.0.0.1:54321. */
+  readonly url: string;
+  /** The default accepted key. */
+  readonly apiKey: string;
+  /** Closes the server and every open socket (hung requests too) at once. Idempotent. */
+  stop(): Promise<void>;
+  /** Deep copy of the project's current data set (what a sync must end with), raw items excluded. */
+  jobs(projectId: string): V1Job[];
+  /** Adds or replaces a job by id (an upstream change). */
+  upsertJob(projectId: string, job: V1Job): void;
+  /** Deletes a job upstream. */
+  removeJob(projectId: string, id: string): void;
+  /** Serves any JSON value as an item, e.g. a malformed job; not part of jobs(). */
+  insertRawItem(projectId: string, item: unknown): void;
+  /** Replaces the simulator-wide faults, or one project's override (undefined clears it). */
+  setFaults(faults: FaultSpec | undefined, projectId?: string): void;
+  setLatency(ms: number): void;
+  /** Every page token issued so far is answered 400 "Invalid page token" from now on. */
+  invalidateTokens(): void;
+  setOnPage(hook: PageHook | undefined): void;
+  /** Live counters. */
+  readonly stats: SimulatorStats;
+}
+
+export async function startSimulator(opts: SimulatorOptions): Promise<Simulator> {
+  const seed = opts.seed ?? DEFAULT_SEED;
+  const now = opts.now ?? Date.now();
+  const defaultApiKey = opts.apiKey ?? DEFAULT_API_KEY;
+  const maxPageSize = opts.maxPageSize ?? DEFAULT_MAX_PAGE_SIZE;
+  if (!Number.isInteger(maxPageSize) || maxPageSize < 1) throw new Error(`maxPageSize must be an integer >= 1, got ${maxPageSize}`);
+  assertLatency(opts.latencyMs ?? 0);
+  assertFaultSpec(opts.faults, 'faults');
+
+  const projects = new Map<string, SimProject>();
+  for (const spec of opts.projects) {
+    if (projects.has(spec.id)) throw new Error(`project ${spec.id} is listed twice`);
+    if (!Number.isInteger(spec.jobs) || spec.jobs < 0) throw new Error(`project ${spec.id}: jobs must be an integer >= 0`);
+    assertFaultSpec(spec.faults, `project ${spec.id} faults`);
+    projects.set(spec.id, {
+      id: spec.id,
+      organizationId: spec.organizationId,
+      name: spec.name,
+      apiKey: spec.apiKey ?? defaultApiKey,
+      access: spec.access ?? 'ok',
+      faults: spec.faults,
+      v1: new ItemList(seedProjectJobs(spec.id, spec.jobs, { seed, now, oddities: spec.oddities ?? true })),
+    });
+  }
+
+  const state: SimState = {
+    projects,
+    defaultApiKey,
+    tokens: new PageTokens(),
+    maxPageSize,
+    totalSize: opts.totalSize ?? true,
+    onPage: opts.onPage,
+  };
+  const stats: SimulatorStats = {
+    requests: 0,
+    pages: 0,
+    faults: Object.fromEntries(FAULT_KINDS.map((kind) => [kind, 0])) as Record<FaultKind, number>,
+    byStatus: {},
+  };
+  const faultPlan = new FaultPlan(seed);
+  let globalFaults = opts.faults;
+  let latencyMs = opts.latencyMs ?? 0;
+  /** Aborted by stop(): ends every pending latency/hang wait. */
+  const stopping = new AbortController();
+
+  function faultSpecFor(url: URL): FaultSpec | undefined {
+    const project = projects.get(url.searchParams.get('project_id') ?? '');
+    return project?.faults ?? globalFaults;
+  }
+
+  function send(res: ServerResponse, reply: Reply): void {
+    if (res.destroyed) return;
+    count(reply);
+    res.writeHead(reply.status, { ...reply.headers, 'content-length': String(Buffer.byteLength(reply.body)) });
+    res.end(reply.body);
+  }
+
+  /** Status and headers of `reply` (with its full Content-Length), half its body, then a dropped connection. */
+  function sendTruncated(res: ServerResponse, reply: Reply): void {
+    if (res.destroyed) return;
+    count({ ...reply, page: false });
+    const body = Buffer.from(reply.body);
+    res.writeHead(reply.status, { ...reply.headers, 'content-length': String(body.length) });
+    res.write(body.subarray(0, Math.floor(body.length / 2)), () => res.destroy());
+  }
+
+  function count(reply: Reply): void {
+    stats.byStatus[reply.status] = (stats.byStatus[reply.status] ?? 0) + 1;
+    if (reply.page) stats.pages++;
+  }
+
+  /** Waits `ms`; false when the request or the simulator went away meanwhile. */
+  async function wait(ms: number, signal: AbortSignal): Promise<boolean> {
+    if (ms <= 0) return !signal.aborted;
+    try {
+      await delay(ms, undefined, { signal });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    stats.requests++;
+    const gone = new AbortController();
+    res.on('close', () => gone.abort());
+    const signal = AbortSignal.any([stopping.signal, gone.signal]);
+
+    const url = new URL(req.url ?? '/', 'http://simulator');
+    const route = ROUTES.find((candidate) => candidate.path === url.pathname);
+    if (!route || req.method !== route.method) {
+      if (!(await wait(latencyMs, signal))) return;
+      send(res, route ? detailReply(405, 'Method Not Allowed') : detailReply(404, 'Not Found'));
+      return;
+    }
+
+    // Decided before auth and validation, so faults hit any project and any request.
+    const faultSpec = faultSpecFor(url);
+    const fault = faultPlan.decide(faultSpec);
+    if (!(await wait(latencyMs, signal))) return;
+    const ctx: RouteContext = { url, authorization: req.headers.authorization, sim: state };
+    if (fault === undefined || faultSpec === undefined) {
+      send(res, run(route, ctx));
+      return;
+    }
+
+    const occurrence = stats.faults[fault]++;
+    switch (fault) {
+      case '429':
+      case '500':
+      case '502':
+      case '503':
+        send(res, faultReply(fault, faultSpec, occurrence));
+        return;
+      case 'reset':
+        req.socket.destroy();
+        return;
+      case 'truncated':
+        sendTruncated(res, run(route, ctx));
+        return;
+      case 'hang':
+        if (!(await wait(faultSpec.hangMs ?? DEFAULT_HANG_MS, signal))) return;
+        send(res, run(route, ctx));
+        return;
+    }
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch(() => res.destroy());
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+
+  let stopped: Promise<void> | undefined;
+
+  function project(projectId: string): SimProject {
+    const found = projects.get(projectId);
+    if (!found) throw new Error(`simulator has no project ${projectId}`);
+    return found;
+  }
+
+  return {
+    url: `http://${host}:${address.port}`,
+    apiKey: defaultApiKey,
+    stats,
+    stop() {
+      stopped ??= new Promise<void>((resolve, reject) => {
+        stopping.abort();
+        server.close((error) => (error ? reject(error) : resolve()));
+        server.closeAllConnections();
+      });
+      return stopped;
+    },
+    jobs: (projectId) => project(projectId).v1.items(),
+    upsertJob: (projectId, job) => project(projectId).v1.upsert(job),
+    removeJob: (projectId, id) => project(projectId).v1.remove(id),
+    insertRawItem: (projectId, item) => project(projectId).v1.insertRaw(item),
+    setFaults(faults, projectId) {
+      assertFaultSpec(faults, projectId === undefined ? 'faults' : `project ${projectId} faults`);
+      if (projectId === undefined) globalFaults = faults;
+      else project(projectId).faults = faults;
+    },
+    setLatency(ms) {
+      assertLatency(ms);
+      latencyMs = ms;
+    },
+    invalidateTokens: () => state.tokens.invalidateAll(),
+    setOnPage(hook) {
+      state.onPage = hook;
+    },
+  };
+}
+
+/** Runs a route; guard failures become their reply, anything else a 500 like an unhandled exception. */
+function run(route: Route, ctx: RouteContext): Reply {
+  try {
+    return route.handle(ctx);
+  } catch (error) {
+    if (error instanceof ReplyError) return error.reply;
+    return detailReply(500, 'Internal Server Error');
+  }
+}
+
+function assertLatency(ms: number): void {
+  if (!(ms >= 0)) throw new Error(`latencyMs must be >= 0, got ${ms}`);
+}

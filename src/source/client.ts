@@ -1,0 +1,49 @@
+// The LlamaCloud list client: one function that fetches one page of one project, with retries.
+import type { ApiVersion, Config, ProjectConfig } from '../config.ts';
+import { getJson } from './http.ts';
+import { parsePage, type Page, type PageParams } from './page.ts';
+import { withRetry, type RetryEvent } from './retry.ts';
+import { v1PageUrl } from './v1.ts';
+
+export type PageUrlBuilder = (baseUrl: string, params: PageParams) => URL;
+
+const URL_BUILDERS: Record<ApiVersion, PageUrlBuilder | undefined> = {
+  v1: v1PageUrl,
+  v2: undefined,
+};
+
+export interface FetchPageOptions {
+  signal?: AbortSignal | undefined;
+  onRetry?: ((event: RetryEvent) => void) | undefined;
+}
+
+export type FetchPage = (token: string | undefined) => Promise<Page>;
+
+/** A page fetcher bound to one project and API version. */
+export function projectPageFetcher(
+  config: Pick<Config, 'baseUrl' | 'pageSize' | 'requestTimeoutMs' | 'maxResponseBytes' | 'retry'>,
+  project: ProjectConfig & { apiKey: string },
+  version: ApiVersion,
+  options: FetchPageOptions = {},
+): FetchPage {
+  const buildUrl = URL_BUILDERS[version];
+  if (!buildUrl) throw new Error(`API ${version} is not supported yet`);
+  return (token) => {
+    const url = buildUrl(config.baseUrl, {
+      projectId: project.id,
+      organizationId: project.organizationId,
+      pageSize: config.pageSize,
+      pageToken: token,
+    });
+    return withRetry(
+      async () => parsePage(await getJson(url, {
+        apiKey: project.apiKey,
+        timeoutMs: config.requestTimeoutMs,
+        maxBytes: config.maxResponseBytes,
+        signal: options.signal,
+      })),
+      config.retry,
+      options,
+    );
+  };
+}

@@ -1,0 +1,130 @@
+// One HTTP GET against LlamaCloud: timeout, auth header, a capped body read, and a typed ApiError.
+// Headers are never logged; error texts carry the API's `detail`, never the request's credentials.
+
+/** Statuses the official LlamaCloud clients retry (plus every 5xx). */
+const RETRYABLE_STATUSES = new Set([408, 409, 429]);
+
+export type ApiErrorKind = 'http' | 'network' | 'timeout' | 'invalid-body' | 'too-large';
+
+export class ApiError extends Error {
+  override name = 'ApiError';
+  constructor(
+    message: string,
+    readonly kind: ApiErrorKind,
+    readonly status: number | undefined,
+    readonly detail: string | undefined,
+    readonly retryable: boolean,
+    /** Server-requested wait before the next attempt, if it sent one. */
+    readonly retryAfterMs: number | undefined = undefined,
+  ) {
+    super(message);
+  }
+}
+
+/** Is this status worth another attempt? `x-should-retry` overrides, as in the official clients. */
+export function isRetryableStatus(status: number, shouldRetryHeader?: string | null): boolean {
+  if (shouldRetryHeader === 'true') return true;
+  if (shouldRetryHeader === 'false') return false;
+  return RETRYABLE_STATUSES.has(status) || status >= 500;
+}
+
+/** `retry-after-ms` first, then `retry-after` in seconds or as an HTTP date. */
+export function parseRetryAfter(headers: Headers, now = Date.now()): number | undefined {
+  const ms = headers.get('retry-after-ms');
+  if (ms !== null && /^\d+(\.\d+)?$/.test(ms.trim())) return Math.ceil(Number(ms));
+  const value = headers.get('retry-after');
+  if (value === null) return undefined;
+  if (/^\d+(\.\d+)?$/.test(value.trim())) return Math.ceil(Number(value) * 1000);
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** The API's `detail`: a string, or FastAPI validation errors flattened to "loc: msg". */
+export function extractDetail(body: string): string | undefined {
+  try {
+    const parsed = JSON.parse(body) as { detail?: unknown };
+    const { detail } = parsed;
+    if (typeof detail === 'string') return detail;
+    if (Array.isArray(detail)) {
+      return detail
+        .map((d: { loc?: unknown[]; msg?: unknown }) => `${Array.isArray(d.loc) ? d.loc.join('.') : '?'}: ${String(d.msg ?? '')}`)
+        .join('; ');
+    }
+  } catch {
+    // not JSON: an HTML error page or an empty body
+  }
+  const text = body.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim();
+  return text.length > 0 ? text.slice(0, 200) : undefined;
+}
+
+/** Reads at most `maxBytes` of a body; a larger one is refused without buffering it all. */
+async function readCapped(response: Response, maxBytes: number): Promise<string> {
+  const declared = Number(response.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    await response.body?.cancel();
+    throw tooLarge(maxBytes);
+  }
+  if (!response.body) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of response.body) {
+    size += chunk.byteLength;
+    if (size > maxBytes) {
+      await response.body.cancel().catch(() => undefined);
+      throw tooLarge(maxBytes);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function tooLarge(maxBytes: number): ApiError {
+  return new ApiError(`response body larger than ${maxBytes} bytes (maxResponseBytes)`, 'too-large', 200, undefined, false);
+}
+
+export interface GetJsonOptions {
+  apiKey: string;
+  timeoutMs: number;
+  maxBytes: number;
+  signal?: AbortSignal | undefined;
+}
+
+/** GET `url` and parse its JSON body; any failure is an ApiError that says whether to retry. */
+export async function getJson(url: URL, options: GetJsonOptions): Promise<unknown> {
+  const timeout = AbortSignal.timeout(options.timeoutMs);
+  const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
+  let response: Response;
+  let body: string;
+  try {
+    response = await fetch(url, {
+      headers: { authorization: `Bearer ${options.apiKey}`, accept: 'application/json' },
+      signal,
+    });
+    body = await readCapped(response, options.maxBytes);
+  } catch (error) {
+    if (error instanceof ApiError) throw error;
+    if (options.signal?.aborted) throw options.signal.reason ?? error;
+    if (timeout.aborted) {
+      throw new ApiError(`no response within ${options.timeoutMs} ms (requestTimeoutMs)`, 'timeout', undefined, undefined, true);
+    }
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+    const reason = cause?.code ?? cause?.message ?? (error as Error).message;
+    throw new ApiError(`network error: ${reason}`, 'network', undefined, undefined, true);
+  }
+
+  if (!response.ok) {
+    const detail = extractDetail(body);
+    const retryable = isRetryableStatus(response.status, response.headers.get('x-should-retry'));
+    const retryAfterMs = parseRetryAfter(response.headers);
+    throw new ApiError(
+      `HTTP ${response.status}${detail ? ` ${detail}` : ''}`,
+      'http', response.status, detail, retryable, retryAfterMs,
+    );
+  }
+  try {
+    return JSON.parse(body) as unknown;
+  } catch {
+    // A 200 with a truncated or garbled body: the next attempt will most likely be whole.
+    throw new ApiError(`HTTP 200 with a body that is not JSON (${body.length} bytes)`, 'invalid-body', 200, undefined, true);
+  }
+}

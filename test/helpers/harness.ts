@@ -1,0 +1,48 @@
+// Builds a real sync against a simulator, the way the CLI does, with fast retries.
+import { sql } from 'drizzle-orm';
+import { loadConfig, type Config, type ConfigOverrides } from '../../src/config.ts';
+import { queryRows, type Db } from '../../src/db/connect.ts';
+import { silentLogger } from '../../src/log.ts';
+import { cleanJson } from '../../src/normalize.ts';
+import type { Simulator } from '../../src/simulator/index.ts';
+import { runSync, type SyncOptions } from '../../src/sync.ts';
+import type { TestDatabase } from './db.ts';
+
+export function testConfig(sim: Simulator, overrides: ConfigOverrides & { env?: Record<string, string> } = {}): Config {
+  const { env, ...rest } = overrides;
+  const config = loadConfig({ baseUrl: sim.url, ...rest }, { LLAMA_CLOUD_API_KEY: sim.apiKey, ...env });
+  return Object.freeze({
+    ...config,
+    requestTimeoutMs: 2000,
+    retry: { retries: 6, minDelayMs: 5, maxDelayMs: 40, maxRetryAfterMs: 50, maxElapsedMs: 30_000 },
+  });
+}
+
+export function sync(config: Config, tdb: TestDatabase, extra: Partial<SyncOptions> = {}) {
+  return runSync({ config, database: tdb.database, log: silentLogger, trigger: 'sync', ...extra });
+}
+
+/** The live jobs of a project as stored: id → raw item. */
+export async function storedRaw(db: Db, projectId: string): Promise<Map<string, unknown>> {
+  const rows = await queryRows<{ id: string; raw: unknown }>(db,
+    sql`SELECT id, raw FROM classify_jobs WHERE project_id = ${projectId} AND deleted_at IS NULL`);
+  return new Map(rows.map((r) => [r.id, r.raw]));
+}
+
+/** What the simulator serves for a project, in the same shape. */
+export function expectedRaw(sim: Simulator, projectId: string): Map<string, unknown> {
+  return new Map(sim.jobs(projectId).map((j) => [j.id, cleanJson(j)]));
+}
+
+export async function count(db: Db, query: ReturnType<typeof sql>): Promise<number> {
+  const [row] = await queryRows<{ n: number }>(db, query);
+  return Number(row?.n ?? 0);
+}
+
+/** Row versions ever written to a table (inserts + updates + deletes), from Postgres' statistics. */
+export async function rowWrites(db: Db, table: string): Promise<number> {
+  await db.execute(sql`SELECT pg_stat_force_next_flush()`);
+  const [row] = await queryRows<{ n: string }>(db, sql`
+    SELECT (n_tup_ins + n_tup_upd + n_tup_del)::text AS n FROM pg_stat_user_tables WHERE relname = ${table}`);
+  return Number(row?.n ?? 0);
+}
