@@ -152,7 +152,12 @@ export function loadConfig(overrides: ConfigOverrides, env: Env): Config {
     ...(overrides.pgliteDir !== undefined && { pgliteDir: overrides.pgliteDir }),
     ...(overrides.logLevel !== undefined && { logLevel: overrides.logLevel }),
   });
-  if (!flagged.success) throw new ConfigError(formatIssues(flagged.error, 'command line').replace('command line: ', 'flag --'));
+  if (!flagged.success) {
+    const issue = flagged.error.issues[0];
+    const field = String(issue?.path[0] ?? '');
+    const flag = field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+    throw new ConfigError(`--${flag}: ${issue?.message ?? 'invalid'} (see classify-sync --help)`);
+  }
   const merged = flagged.data;
 
   const baseUrl = (overrides.baseUrl ?? env.LLAMA_CLOUD_BASE_URL ?? file.baseUrl ?? DEFAULT_BASE_URL).replace(/\/+$/, '');

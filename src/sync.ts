@@ -230,6 +230,8 @@ export async function runSync(options: SyncOptions): Promise<RunResult> {
       }
       result.status = 'failed';
       result.retries += pendingRetries;
+      // A walk the API sent in circles cannot be resumed from its token: the next sync starts over.
+      if (error instanceof WalkError) await beginWalk(database.db, project.id, apiVersion).catch(() => undefined);
       result.error = error instanceof ConfigProblem ? error.message : describeFailure(error, project, config);
       plog.error({ err: scrub((error as Error).message ?? String(error), config.secrets) }, `project failed: ${result.error}`);
       await finishProject(database.db, runId, project.id, { status: 'failed', error: result.error, retries: pendingRetries })

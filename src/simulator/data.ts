@@ -202,7 +202,7 @@ export function seedProjectJobs(projectId: string, count: number, opts: SeedOpti
 
   const jobs: V1Job[] = [];
   for (let i = 0; i < count; i++) {
-    const rules = chance(random, 0.85) ? structuredClone(pick(random, ruleSets)) : randomRules(random);
+    const rules = chance(random, 0.85) ? copyRules(pick(random, ruleSets)) : randomRules(random);
     const job = randomJob(random, { projectId, userId: pick(random, users), rules, now });
     if (oddities && chance(random, ODDITY_SHARE)) applyOddity(random, job, pickWeighted(random, ODDITY_WEIGHTS));
     jobs.push(job);
@@ -256,6 +256,10 @@ function errorMessage(random: Random, status: V1Status): string | null {
     default:
       return null;
   }
+}
+
+function copyRules(rules: readonly V1Rule[]): V1Rule[] {
+  return rules.map((rule) => ({ ...rule }));
 }
 
 /** 1-5 distinct rules, 2-3 most often. */

@@ -67,18 +67,30 @@ export function pickWeighted<K extends string>(random: Random, weights: Readonly
   return last[0];
 }
 
+/** Byte → two hex digits. A table, because Number#toString(16) is slow for values above 2^31. */
+const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
+
+/** Unsigned 32-bit integer. */
+function randomWord(random: Random): number {
+  return (random() * 0x1_0000_0000) >>> 0;
+}
+
+function wordHex(word: number): string {
+  return `${HEX[word >>> 24]}${HEX[(word >>> 16) & 0xff]}${HEX[(word >>> 8) & 0xff]}${HEX[word & 0xff]}`;
+}
+
 /** Lowercase hex string of `length` digits. */
 export function randomHex(random: Random, length: number): string {
   let out = '';
-  for (let i = 0; i < length; i++) out += Math.floor(random() * 16).toString(16);
-  return out;
+  while (out.length < length) out += wordHex(randomWord(random));
+  return out.slice(0, length);
 }
 
 /** An RFC 9562 version-4-shaped uuid drawn from `random` (deterministic, unlike crypto.randomUUID). */
 export function randomUuid(random: Random): string {
-  const hex = randomHex(random, 32).split('');
-  hex[12] = '4';
-  hex[16] = ((parseInt(hex[16] ?? '0', 16) & 0x3) | 0x8).toString(16);
-  const s = hex.join('');
-  return `${s.slice(0, 8)}-${s.slice(8, 12)}-${s.slice(12, 16)}-${s.slice(16, 20)}-${s.slice(20)}`;
+  const a = wordHex(randomWord(random));
+  const b = wordHex(((randomWord(random) & ~0xf000) | 0x4000) >>> 0); // version 4
+  const c = wordHex(((randomWord(random) & 0x3fffffff) | 0x80000000) >>> 0); // variant 10xx
+  const d = wordHex(randomWord(random));
+  return `${a}-${b.slice(0, 4)}-${b.slice(4)}-${c.slice(0, 4)}-${c.slice(4)}${d}`;
 }
