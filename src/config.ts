@@ -37,7 +37,8 @@ const retrySchema = z.strictObject({
 /** The config file, as documented in config/classify-sync.example.json. */
 export const fileSchema = z.strictObject({
   $schema: z.string().optional(),
-  api: z.enum(['v1', 'v2', 'auto']).default('v1'),
+  /** auto: per project, v2 unless the deployment does not serve it (see docs/api-versions.md). */
+  api: z.enum(['v1', 'v2', 'auto']).default('auto'),
   baseUrl: z.url().optional(),
   organizationId: z.string().min(1).optional(),
   projects: z.array(projectSchema).default([]),
