@@ -19,8 +19,10 @@ const USAGE = `classify-sync — export LlamaCloud classify jobs into PostgreSQL
 Usage: classify-sync <command> [flags]
 
 Commands:
-  sync        one pass over the configured projects; resumes interrupted walks from their saved page token
-  backfill    one pass from the first page of every project (--resume continues from saved tokens)
+  sync        one pass over the configured projects; resumes interrupted walks from their saved page token.
+              On v2 it is incremental (recent and in-flight jobs only) unless a full walk is due
+              (fullRefreshDays) or --full is given; only full walks detect deletions
+  backfill    one full pass from the first page of every project (--resume continues from saved tokens)
   migrate     apply pending database migrations
   demo        sync a bundled LlamaCloud simulator into an embedded database and print a summary
   simulator   run the bundled LlamaCloud simulator as a standalone server (see --help there)
@@ -28,10 +30,11 @@ Commands:
 Flags:
   --project <id>         project to sync (repeatable; replaces the configured list)
   --organization <id>    organization id sent with every request
-  --api <v1>             API version to speak (default from config: v1)
+  --api <auto|v1|v2>     API version to speak (default auto: per project v2, or v1 where v2 is not served)
   --config <file>        JSON config file (default: $CLASSIFY_SYNC_CONFIG)
   --page-size <n>        items per page, 1..100 (default 100)
   --concurrency <n>      projects synced in parallel (default 4)
+  --full                 sync: walk every job (and detect deletions) even if no full walk is due
   --resume               backfill: continue from saved page tokens
   --allow-mass-delete    mark jobs deleted even when a walk saw under half of the stored ones
   --pglite-dir <dir>     embedded database directory when DATABASE_URL is unset (default ./data/pglite)
@@ -55,6 +58,7 @@ const FLAGS = {
   config: { type: 'string' },
   'page-size': { type: 'string' },
   concurrency: { type: 'string' },
+  full: { type: 'boolean' },
   resume: { type: 'boolean' },
   'allow-mass-delete': { type: 'boolean' },
   'pglite-dir': { type: 'string' },
@@ -106,7 +110,8 @@ export function printResult(result: RunResult, io: Io): void {
     if (p.status === 'failed') {
       line(io.stderr, `classify-sync: project ${label} failed: ${p.error ?? 'unknown error'}`);
     } else {
-      line(io.stderr, `classify-sync: project ${label} ${p.status}: ${p.pages} pages, ${p.jobsSeen} jobs `
+      const saved = !p.pagesSaved ? '' : p.pagesSaved > 0 ? `, ${p.pagesSaved} fewer than a full walk` : `, ${-p.pagesSaved} more than a full walk`;
+      line(io.stderr, `classify-sync: project ${label} ${p.status} (${p.apiVersion}, ${p.mode}): ${p.pages} pages${saved}, ${p.jobsSeen} jobs `
         + `(${p.inserted} new, ${p.updated} updated, ${p.unchanged} unchanged, ${p.deleted} deleted), `
         + `${p.rejects} rejected, ${p.retries} retries${p.warning ? `; warning: ${p.warning}` : ''}`);
     }
@@ -119,9 +124,6 @@ export function exitCodeOf(result: RunResult): number {
 
 async function runCommand(command: Trigger, flags: Flags, io: Io): Promise<number> {
   const config = loadConfig(overridesFrom(flags), io.env);
-  if (config.api !== 'v1') {
-    throw new ConfigError(`--api ${config.api} is not supported by this version: use --api v1`);
-  }
   assertRunnable(config);
   const log = createLogger({ level: config.logLevel, secrets: config.secrets });
   const database = await openDatabase(config, log);
@@ -139,6 +141,7 @@ async function runCommand(command: Trigger, flags: Flags, io: Io): Promise<numbe
     const result = await runSync({
       config, database, log, trigger: command,
       fromStart: command === 'backfill' && !flags.resume,
+      full: command === 'backfill' || flags.full,
       signal: controller.signal,
       onProgress: reporter ? (p) => reporter.update(p) : undefined,
     });

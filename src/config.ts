@@ -37,7 +37,8 @@ const retrySchema = z.strictObject({
 /** The config file, as documented in config/classify-sync.example.json. */
 export const fileSchema = z.strictObject({
   $schema: z.string().optional(),
-  api: z.enum(['v1', 'v2', 'auto']).default('v1'),
+  /** auto: per project, v2 unless the deployment does not serve it (see docs/api-versions.md). */
+  api: z.enum(['v1', 'v2', 'auto']).default('auto'),
   baseUrl: z.url().optional(),
   organizationId: z.string().min(1).optional(),
   projects: z.array(projectSchema).default([]),
@@ -49,6 +50,10 @@ export const fileSchema = z.strictObject({
   retry: retrySchema.default(retrySchema.parse({})),
   /** Deletes by absence are skipped when the walk saw less than this share of the project's live rows. */
   massDeleteMinShare: z.number().min(0).max(1).default(0.5),
+  /** An incremental (v2) walk re-reads the jobs created since the last complete walk started, minus this. */
+  lookbackHours: z.number().int().min(0).max(24 * 366).default(48),
+  /** A full walk (the only kind that detects deletions) runs when the last one is this old; 0 = always. */
+  fullRefreshDays: z.number().min(0).max(366).default(7),
   pgliteDir: z.string().min(1).default(DEFAULT_PGLITE_DIR),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import type { ApiVersion } from './config.ts';
 import type { JobRow, ParsingRow, RuleRow } from './db/schema.ts';
+import { expandPageSpec } from './pagespec.ts';
 
 export interface NormalizedJob {
   job: Omit<JobRow, 'firstSeenAt' | 'syncedAt' | 'lastRunId' | 'deletedAt'>;
@@ -191,6 +192,114 @@ export function normalizeV1Item(item: unknown, ctx: NormalizeContext): Normalize
   };
 }
 
+const KNOWN_DOCUMENT_INPUT_TYPES = new Set(['url', 'file_id', 'parse_job_id']);
+const ISO_639_1 = /^[a-z]{2}$/;
+
+const v2ItemSchema = z.looseObject({
+  id: z.string().min(1),
+  project_id: z.string().min(1),
+  user_id: z.string(),
+  status: z.string().min(1),
+  file_input: z.string(),
+  document_input_type: z.string(),
+  configuration: z.looseObject({
+    rules: z.array(ruleSchema),
+    mode: z.string().nullish(),
+    parsing_configuration: z.looseObject({
+      lang: z.string().nullish(),
+      max_pages: int32.nullish(),
+      /** 1-based page spec, e.g. "1,3,5-7". */
+      target_pages: z.string().nullish(),
+    }).nullish(),
+  }),
+  result: z.looseObject({
+    type: z.string().nullish(),
+    confidence: z.number().nullish(),
+    reasoning: z.string().nullish(),
+  }).nullish(),
+  error_message: z.string().nullish(),
+  configuration_id: z.string().nullish(),
+  transaction_id: z.string().nullish(),
+  parse_job_id: z.string().nullish(),
+  created_at: timestampField.nullish(),
+  updated_at: timestampField.nullish(),
+});
+
+/** Normalizes one v2 item (GET /api/v2/classify) of the project being walked into the same rows as v1. */
+export function normalizeV2Item(item: unknown, ctx: NormalizeContext): NormalizeResult {
+  const raw = cleanJson(item);
+  const parsed = v2ItemSchema.safeParse(raw);
+  if (!parsed.success) return reject(item, describeIssue(parsed.error));
+  const it = parsed.data;
+  if (it.project_id !== ctx.projectId) {
+    return reject(item, `project_id ${it.project_id} is not the project being synced (${ctx.projectId})`);
+  }
+  const pc = it.configuration.parsing_configuration;
+  let targetPages: number[] | null = null;
+  if (pc?.target_pages != null) {
+    const expanded = expandPageSpec(pc.target_pages);
+    if (!expanded.ok) return reject(item, `configuration.parsing_configuration.target_pages: ${expanded.reason}`);
+    targetPages = expanded.pages.length > 0 ? expanded.pages : null;
+  }
+  const warnings: string[] = [];
+  const outcome = outcomeOf(it.status);
+  if (outcome === 'unknown') warnings.push(`unknown status ${JSON.stringify(it.status)} (stored as received, outcome 'unknown')`);
+  const mode = it.configuration.mode;
+  if (mode != null && !KNOWN_MODES.has(mode)) warnings.push(`unknown mode ${JSON.stringify(mode)} (stored as received)`);
+  if (pc?.lang != null && !ISO_639_1.test(pc.lang)) warnings.push(`lang ${JSON.stringify(pc.lang)} is not an ISO 639-1 code (stored as received)`);
+  if (!KNOWN_DOCUMENT_INPUT_TYPES.has(it.document_input_type)) {
+    warnings.push(`unknown document_input_type ${JSON.stringify(it.document_input_type)} (stored as received)`);
+  }
+  const confidence = it.result?.confidence;
+  if (confidence != null && !(confidence >= 0 && confidence <= 1)) {
+    warnings.push(`result.confidence ${confidence} is outside 0..1 (stored as received)`);
+  }
+
+  return {
+    ok: true,
+    warnings,
+    value: {
+      job: {
+        id: it.id,
+        projectId: it.project_id,
+        organizationId: ctx.organizationId ?? null,
+        apiVersion: ctx.apiVersion,
+        status: it.status,
+        outcome,
+        mode: nul(mode),
+        userId: it.user_id,
+        errorMessage: nul(it.error_message),
+        jobRecordId: null,
+        createdAt: nul(it.created_at),
+        effectiveAt: null,
+        updatedAt: nul(it.updated_at),
+        fileInput: it.file_input,
+        documentInputType: it.document_input_type,
+        configurationId: nul(it.configuration_id),
+        parseJobId: nul(it.parse_job_id),
+        transactionId: nul(it.transaction_id),
+        resultType: nul(it.result?.type),
+        resultConfidence: nul(confidence),
+        resultReasoning: nul(it.result?.reasoning),
+        raw,
+      },
+      rules: it.configuration.rules.map((r, position) => ({ jobId: it.id, position, type: r.type, description: r.description })),
+      parsing: pc == null ? undefined : {
+        jobId: it.id,
+        lang: nul(pc.lang),
+        maxPages: nul(pc.max_pages),
+        targetPages,
+        targetPagesSpec: nul(pc.target_pages),
+      },
+    },
+  };
+}
+
+const ITEM_NORMALIZERS: Readonly<Record<ApiVersion, (item: unknown, ctx: NormalizeContext) => NormalizeResult>> = {
+  v1: normalizeV1Item,
+  v2: normalizeV2Item,
+};
+
 export interface NormalizedPage {
   jobs: NormalizedJob[];
   rejects: Reject[];
@@ -202,8 +311,9 @@ export function normalizePage(items: readonly unknown[], ctx: NormalizeContext):
   const byId = new Map<string, NormalizedJob>();
   const rejects: Reject[] = [];
   const warnings = new Set<string>();
+  const normalizeItem = ITEM_NORMALIZERS[ctx.apiVersion];
   for (const item of items) {
-    const result = normalizeV1Item(item, ctx);
+    const result = normalizeItem(item, ctx);
     if (!result.ok) {
       rejects.push(result.reject);
       continue;

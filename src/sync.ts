@@ -8,13 +8,18 @@ import type { Database } from './db/connect.ts';
 import { isRetryableDbError } from './db/errors.ts';
 import {
   beginWalk, completeWalk, finishProject, finishRun, loadWalkState, startProject, startRun, storePage,
-  type PageCounts, type RunStatus,
+  type PageCounts, type RunStatus, type WalkKind,
 } from './db/store.ts';
+import { jobIdsToRefresh, rememberDetectedVersion } from './db/walks.ts';
 import { scrub, type Logger } from './log.ts';
 import { normalizePage } from './normalize.ts';
+import { pagesSaved, planWalk, type SyncMode } from './plan.ts';
 import { projectPageFetcher } from './source/client.ts';
+import { ApiVersionError, detectApiVersion } from './source/detect.ts';
 import { ApiError } from './source/http.ts';
 import { pages, WalkError } from './source/pages.ts';
+import type { RetryEvent } from './source/retry.ts';
+import type { ListFilter } from './source/v2.ts';
 
 export type Trigger = 'sync' | 'backfill' | 'worker' | 'demo';
 
@@ -33,9 +38,12 @@ export interface SyncOptions {
   trigger: Trigger;
   /** Start every project from its first page, ignoring saved tokens (backfill without --resume). */
   fromStart?: boolean | undefined;
+  /** Walk every project in full, the only walk that marks deletions (backfill, `sync --full`). */
+  full?: boolean | undefined;
   /** Stops the run between pages: the page being stored commits, no new page starts. */
   signal?: AbortSignal | undefined;
   onProgress?: ((progress: Progress) => void) | undefined;
+  /** Epoch ms now: walk times and the incremental/full schedule follow it (tests pass a fake one). */
   clock?: () => number;
 }
 
@@ -44,7 +52,11 @@ export interface ProjectResult extends Omit<PageCounts, 'jobsSeen'> {
   name: string | undefined;
   apiVersion: ApiVersion;
   status: 'succeeded' | 'failed' | 'cancelled';
-  mode: 'full' | 'resume';
+  mode: SyncMode;
+  /** What was walked: only a full walk marks deletions. */
+  kind: WalkKind;
+  /** Pages not requested compared to the last full walk (incremental walks; 0 for full ones). */
+  pagesSaved: number | undefined;
   pages: number;
   jobsSeen: number;
   deleted: number;
@@ -62,6 +74,12 @@ export interface RunResult {
 
 /** How many times a page transaction is tried when the database drops or deadlocks it. */
 const PAGE_TRANSACTION_ATTEMPTS = 5;
+
+/**
+ * Job ids per refresh request (`job_ids=…` repeated): 50 uuids make a ~2.5 KB URL, well under the
+ * 8 KB request-line limit common to proxies and servers.
+ */
+const REFRESH_BATCH_IDS = 50;
 
 /** The one-line advice for an API failure, by status. */
 export function describeFailure(error: unknown, project: ProjectConfig, config: Pick<Config, 'baseUrl' | 'secrets'>): string {
@@ -82,6 +100,8 @@ export function describeFailure(error: unknown, project: ProjectConfig, config: 
     text = `${what}: ${hint}`;
   } else if (error instanceof WalkError) {
     text = `${error.message}; the next sync starts the walk over`;
+  } else if (error instanceof ApiVersionError) {
+    text = error.message;
   } else {
     text = `database error: ${(error as Error).message ?? String(error)}; check the database, then run again (the walk resumes from its saved page)`;
   }
@@ -125,101 +145,146 @@ export async function runSync(options: SyncOptions): Promise<RunResult> {
 
   async function syncProject(project: ProjectConfig): Promise<ProjectResult> {
     const plog = log.child({ projectId: project.id });
-    const apiVersion: ApiVersion = 'v1';
+    let apiVersion: ApiVersion = config.api === 'v1' ? 'v1' : 'v2';
     const result: ProjectResult = {
-      projectId: project.id, name: project.name, apiVersion, status: 'succeeded', mode: 'full',
+      projectId: project.id, name: project.name, apiVersion, status: 'succeeded', mode: 'full', kind: 'full', pagesSaved: undefined,
       pages: 0, jobsSeen: 0, inserted: 0, updated: 0, unchanged: 0, deleted: 0, rejects: 0, retries: 0,
       error: undefined, warning: undefined,
     };
     const started = now();
+    const isoNow = () => new Date(now()).toISOString();
     let pendingRetries = 0;
     try {
       if (project.apiKey === undefined) {
-        await startProject(database.db, { runId, projectId: project.id, apiVersion, mode: null });
+        await startProject(database.db, { runId, projectId: project.id, apiVersion: config.api === 'auto' ? null : apiVersion, mode: null });
         throw new ConfigProblem(`no API key: set ${project.apiKeyEnv} to a LlamaCloud API key of this project`);
       }
       const apiKey = project.apiKey;
-      const state = await loadWalkState(database.db, project.id, apiVersion);
-      let resumeToken = options.fromStart ? undefined : state.pageToken;
-      result.mode = resumeToken ? 'resume' : 'full';
-      if (!resumeToken) await beginWalk(database.db, project.id, apiVersion);
-      await startProject(database.db, { runId, projectId: project.id, apiVersion, mode: result.mode });
-      const fetchPage = projectPageFetcher(config, { ...project, apiKey }, apiVersion, {
-        signal: options.signal,
-        onRetry: ({ attempt, error, waitMs }) => {
-          pendingRetries += 1;
-          plog.warn({ attempt, status: error.status, kind: error.kind, waitMs, err: error.message }, 'request failed, retrying');
-        },
-      });
+      const onRetry = ({ attempt, error, waitMs }: RetryEvent) => {
+        pendingRetries += 1;
+        plog.warn({ attempt, status: error.status, kind: error.kind, waitMs, err: error.message }, 'request failed, retrying');
+      };
 
-      let pagesBefore = resumeToken ? state.walkPages : 0;
-      if (resumeToken) plog.info({ pagesBefore }, 'resuming an unfinished walk from its saved page token');
-      walk: while (true) {
+      if (config.api === 'auto') {
         try {
-          for await (const page of pages(fetchPage, { startToken: resumeToken, pagesBefore, maxPages: config.maxPages })) {
-            if (options.signal?.aborted) break walk;
-            const normalized = normalizePage(page.items, { projectId: project.id, organizationId: project.organizationId, apiVersion });
-            for (const warning of normalized.warnings) {
-              if (warned.has(warning)) continue;
-              warned.add(warning);
-              plog.warn({ warning }, 'unexpected value');
-            }
-            for (const r of normalized.rejects) plog.warn({ reason: r.reason, id: r.id }, 'item quarantined in sync_rejects');
-            const retries = pendingRetries;
-            pendingRetries = 0;
-            const counts = await pRetry(() => storePage(database.db, {
-              runId, projectId: project.id, apiVersion, pageNumber: page.number, jobs: normalized.jobs,
-              rejects: normalized.rejects, nextPageToken: page.nextPageToken, retries, totalSize: page.totalSize, trackSeen: true,
-            }), {
-              retries: PAGE_TRANSACTION_ATTEMPTS - 1, minTimeout: 200, randomize: true,
-              shouldRetry: ({ error }) => isRetryableDbError(error),
-              onFailedAttempt: ({ error, attemptNumber }) => {
-                if (isRetryableDbError(error)) plog.warn({ attempt: attemptNumber, err: (error as Error).message }, 'page transaction failed, retrying');
-              },
-            });
-            result.pages += 1;
-            result.retries += retries;
-            result.jobsSeen += counts.jobsSeen;
-            result.inserted += counts.inserted;
-            result.updated += counts.updated;
-            result.unchanged += counts.unchanged;
-            result.rejects += counts.rejects;
-            plog.debug({ page: page.number, items: page.items.length, ...counts }, 'page stored');
-            options.onProgress?.({ projectId: project.id, pages: result.pages, jobs: result.jobsSeen, totalSize: page.totalSize, elapsedMs: now() - started });
+          const detection = await detectApiVersion(config, { ...project, apiKey }, { signal: options.signal, onRetry });
+          apiVersion = detection.version;
+          result.apiVersion = apiVersion;
+          const previous = await rememberDetectedVersion(database.db, project.id, apiVersion, isoNow());
+          if (previous !== undefined && previous !== apiVersion) {
+            plog.warn({ apiVersion, previous, reason: detection.reason }, `API version changed from ${previous} to ${apiVersion}`);
+          } else {
+            plog.info({ apiVersion, reason: detection.reason }, 'API version detected');
           }
+        } catch (error) {
+          await startProject(database.db, { runId, projectId: project.id, apiVersion: null, mode: null });
+          throw error;
+        }
+      }
+
+      const state = await loadWalkState(database.db, project.id, apiVersion);
+      const plan = planWalk({
+        apiVersion, state, nowMs: now(), lookbackHours: config.lookbackHours, fullRefreshDays: config.fullRefreshDays,
+        forceFull: Boolean(options.full || options.fromStart), fromStart: Boolean(options.fromStart),
+      });
+      result.mode = plan.mode;
+      result.kind = plan.kind;
+      if (plan.resumeToken === undefined) await beginWalk(database.db, project.id, apiVersion, { kind: plan.kind, filter: plan.filter ?? null, at: isoNow() });
+      await startProject(database.db, { runId, projectId: project.id, apiVersion, mode: plan.mode });
+      plog.info({ apiVersion, mode: plan.mode, kind: plan.kind, pagesBefore: plan.pagesBefore }, `walk planned: ${plan.reason}`);
+
+      /** Walks one list (the project, or the part of it `filter` selects), storing page by page; false when stopped. */
+      const walk = async (filter: ListFilter | undefined, startToken: string | undefined, pagesBefore: number, checkpoint: boolean): Promise<boolean> => {
+        const fetchPage = projectPageFetcher(config, { ...project, apiKey }, apiVersion, { signal: options.signal, onRetry, filter });
+        for await (const page of pages(fetchPage, { startToken, pagesBefore, maxPages: config.maxPages })) {
+          if (options.signal?.aborted) return false;
+          const normalized = normalizePage(page.items, { projectId: project.id, organizationId: project.organizationId, apiVersion });
+          for (const warning of normalized.warnings) {
+            if (warned.has(warning)) continue;
+            warned.add(warning);
+            plog.warn({ warning }, 'unexpected value');
+          }
+          for (const r of normalized.rejects) plog.warn({ reason: r.reason, id: r.id }, 'item quarantined in sync_rejects');
+          const retries = pendingRetries;
+          pendingRetries = 0;
+          // A filtered list's total_size is not the project's.
+          const totalSize = plan.kind === 'full' ? page.totalSize : undefined;
+          const counts = await pRetry(() => storePage(database.db, {
+            runId, projectId: project.id, apiVersion, pageNumber: page.number, jobs: normalized.jobs,
+            rejects: normalized.rejects, nextPageToken: page.nextPageToken, retries, totalSize,
+            trackSeen: plan.kind === 'full', checkpoint,
+          }), {
+            retries: PAGE_TRANSACTION_ATTEMPTS - 1, minTimeout: 200, randomize: true,
+            shouldRetry: ({ error }) => isRetryableDbError(error),
+            onFailedAttempt: ({ error, attemptNumber }) => {
+              if (isRetryableDbError(error)) plog.warn({ attempt: attemptNumber, err: (error as Error).message }, 'page transaction failed, retrying');
+            },
+          });
+          result.pages += 1;
+          result.retries += retries;
+          result.jobsSeen += counts.jobsSeen;
+          result.inserted += counts.inserted;
+          result.updated += counts.updated;
+          result.unchanged += counts.unchanged;
+          result.rejects += counts.rejects;
+          plog.debug({ page: page.number, items: page.items.length, ...counts }, 'page stored');
+          options.onProgress?.({ projectId: project.id, pages: result.pages, jobs: result.jobsSeen, totalSize, elapsedMs: now() - started });
+        }
+        return true;
+      };
+
+      let resumeToken = plan.resumeToken;
+      let pagesBefore = plan.pagesBefore;
+      let finished = false;
+      while (true) {
+        try {
+          finished = await walk(plan.filter, resumeToken, pagesBefore, true);
           break;
         } catch (error) {
-          // A saved token the API no longer accepts: start the walk over instead of failing for good.
+          // A saved token the API no longer accepts: start the same walk over instead of failing for good.
           if (resumeToken && result.pages === 0 && error instanceof ApiError && error.status === 400) {
             plog.warn({ detail: error.detail }, 'the API refused the saved page token; walking from the first page');
             resumeToken = undefined;
             pagesBefore = 0;
-            result.mode = 'full';
-            await beginWalk(database.db, project.id, apiVersion);
+            result.mode = plan.kind;
+            await beginWalk(database.db, project.id, apiVersion, { kind: plan.kind, filter: plan.filter ?? null, at: isoNow() });
             continue;
           }
           throw error;
         }
       }
 
-      if (options.signal?.aborted) {
+      // Incremental: the jobs created before the window whose status may still move, asked for by id.
+      // Not resumable on its own (no token is saved): an interrupted refresh leaves the walk incomplete,
+      // so the next sync's window still starts from the previous complete walk and covers it again.
+      const windowStart = plan.filter?.createdAtOnOrAfter;
+      if (finished && plan.kind === 'incremental' && windowStart !== undefined) {
+        const ids = await jobIdsToRefresh(database.db, project.id, windowStart);
+        plog.info({ jobs: ids.length, requests: Math.ceil(ids.length / REFRESH_BATCH_IDS) }, 'refreshing in-flight jobs created before the window');
+        for (let i = 0; i < ids.length && finished; i += REFRESH_BATCH_IDS) {
+          finished = await walk({ jobIds: ids.slice(i, i + REFRESH_BATCH_IDS) }, undefined, 0, false);
+        }
+      }
+
+      if (!finished || options.signal?.aborted) {
         result.status = 'cancelled';
         await finishProject(database.db, runId, project.id, { status: 'cancelled', retries: pendingRetries });
         plog.info({ pages: result.pages }, 'project cancelled; the next sync resumes from the saved page token');
         return result;
       }
       const done = await completeWalk(database.db, {
-        runId, projectId: project.id, apiVersion, detectDeletions: true,
-        minSeenShare: config.massDeleteMinShare, allowMassDelete: config.allowMassDelete,
+        runId, projectId: project.id, apiVersion, detectDeletions: plan.kind === 'full',
+        minSeenShare: config.massDeleteMinShare, allowMassDelete: config.allowMassDelete, kind: plan.kind, at: isoNow(),
       });
       result.deleted = done.deleted;
       result.warning = done.warning;
+      result.pagesSaved = pagesSaved(plan.kind, state.lastFullWalkPages, pagesBefore + result.pages);
       if (done.warning) plog.warn({ warning: done.warning }, 'deletions skipped');
-      await finishProject(database.db, runId, project.id, { status: 'succeeded', retries: pendingRetries });
+      await finishProject(database.db, runId, project.id, { status: 'succeeded', retries: pendingRetries, pagesSaved: result.pagesSaved });
       result.retries += pendingRetries;
-      plog.info({ pages: result.pages, jobs: result.jobsSeen, inserted: result.inserted, updated: result.updated,
-        unchanged: result.unchanged, deleted: result.deleted, rejects: result.rejects, retries: result.retries,
-        elapsedMs: now() - started }, 'project synced');
+      plog.info({ apiVersion, mode: result.mode, pages: result.pages, pagesSaved: result.pagesSaved, jobs: result.jobsSeen,
+        inserted: result.inserted, updated: result.updated, unchanged: result.unchanged, deleted: result.deleted, rejects: result.rejects,
+        retries: result.retries, elapsedMs: now() - started }, 'project synced');
       return result;
     } catch (error) {
       if (options.signal?.aborted) {

@@ -110,7 +110,7 @@ export const syncRunProjects = pgTable('sync_run_projects', {
   runId: uuid('run_id').notNull().references(() => syncRuns.id, { onDelete: 'cascade' }),
   projectId: text('project_id').notNull(),
   apiVersion: text('api_version'),
-  /** full | resume */
+  /** full | incremental | resume (of a full or incremental walk) */
   mode: text('mode'),
   /** running | succeeded | failed | cancelled | skipped */
   status: text('status').notNull(),
@@ -127,6 +127,11 @@ export const syncRunProjects = pgTable('sync_run_projects', {
   totalSize: integer('total_size'),
   error: text('error'),
   warning: text('warning'),
+  /**
+   * Pages an incremental walk did not request, against the last full walk's page count (negative when
+   * it cost more); 0 for full walks; null when there is nothing to compare with.
+   */
+  pagesSaved: integer('pages_saved'),
 }, (t) => [
   primaryKey({ columns: [t.runId, t.projectId] }),
   index('sync_run_projects_project_idx').on(t.projectId, t.startedAt),
@@ -142,6 +147,18 @@ export const syncState = pgTable('sync_state', {
   walkPages: integer('walk_pages').notNull().default(0),
   lastCompleteWalkAt: tstz('last_complete_walk_at'),
   updatedAt: tstz('updated_at').notNull().defaultNow(),
+  /** full | incremental: the kind of the walk in progress (what a saved page token resumes). */
+  walkKind: text('walk_kind'),
+  /** The list filter of the walk in progress, e.g. {"createdAtOnOrAfter":"…"}; null for a full walk. */
+  walkFilter: jsonb('walk_filter'),
+  /** When the last complete walk (of either kind) started: the next incremental window counts back from it. */
+  lastCompleteWalkStartedAt: tstz('last_complete_walk_started_at'),
+  /** When the last complete full walk started (full walks are due fullRefreshDays after it). */
+  lastFullWalkAt: tstz('last_full_walk_at'),
+  /** Pages of the last complete full walk (the baseline of sync_run_projects.pages_saved). */
+  lastFullWalkPages: integer('last_full_walk_pages'),
+  /** Set on the row of the version `--api auto` last chose for the project (null on the other version's row). */
+  detectedAt: tstz('detected_at'),
 }, (t) => [primaryKey({ columns: [t.projectId, t.apiVersion] })]);
 
 /**

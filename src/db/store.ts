@@ -67,6 +67,8 @@ export interface StorePageInput {
   totalSize: number | undefined;
   /** Record the page's ids for deletion detection (complete walks only). */
   trackSeen: boolean;
+  /** Save nextPageToken as the walk's resume point (default true; false for walks that are not resumed). */
+  checkpoint?: boolean | undefined;
 }
 
 /** Stores one page in one transaction. Jobs must be unique by id (normalizePage does that). */
@@ -128,11 +130,13 @@ export async function storePage(db: Db, input: StorePageInput): Promise<PageCoun
         });
     }
 
-    await tx.update(syncState).set({
-      pageToken: input.nextPageToken ?? null,
-      walkPages: input.pageNumber,
-      updatedAt: sql`now()`,
-    }).where(and(eq(syncState.projectId, input.projectId), eq(syncState.apiVersion, input.apiVersion)));
+    if (input.checkpoint !== false) {
+      await tx.update(syncState).set({
+        pageToken: input.nextPageToken ?? null,
+        walkPages: input.pageNumber,
+        updatedAt: sql`now()`,
+      }).where(and(eq(syncState.projectId, input.projectId), eq(syncState.apiVersion, input.apiVersion)));
+    }
 
     const inserted = written.filter((w) => w.inserted).length;
     const counts: PageCounts = {
@@ -156,31 +160,68 @@ export async function storePage(db: Db, input: StorePageInput): Promise<PageCoun
   });
 }
 
+export type WalkKind = 'full' | 'incremental';
+
 export interface WalkState {
   pageToken: string | undefined;
   walkPages: number;
   lastCompleteWalkAt: string | undefined;
+  /** Kind of the unfinished walk (null on rows written before walks had kinds: those were full). */
+  walkKind: WalkKind | undefined;
+  /** Filter of the unfinished walk, as stored (validated by the planner). */
+  walkFilter: unknown;
+  /** Epoch ms (read as numbers, so every driver agrees). */
+  lastCompleteWalkStartedMs: number | undefined;
+  lastFullWalkMs: number | undefined;
+  lastFullWalkPages: number | undefined;
 }
 
+const epochMs = (column: PgColumn) => sql<number | null>`(extract(epoch from ${column}) * 1000)::float8`;
+
 export async function loadWalkState(db: Db, projectId: string, apiVersion: ApiVersion): Promise<WalkState> {
-  const [row] = await db.select().from(syncState)
+  const [row] = await db.select({
+    pageToken: syncState.pageToken,
+    walkPages: syncState.walkPages,
+    lastCompleteWalkAt: syncState.lastCompleteWalkAt,
+    walkKind: syncState.walkKind,
+    walkFilter: syncState.walkFilter,
+    lastCompleteWalkStartedMs: epochMs(syncState.lastCompleteWalkStartedAt),
+    lastFullWalkMs: epochMs(syncState.lastFullWalkAt),
+    lastFullWalkPages: syncState.lastFullWalkPages,
+  }).from(syncState)
     .where(and(eq(syncState.projectId, projectId), eq(syncState.apiVersion, apiVersion)));
   return {
     pageToken: row?.pageToken ?? undefined,
     walkPages: row?.walkPages ?? 0,
     lastCompleteWalkAt: row?.lastCompleteWalkAt ?? undefined,
+    walkKind: row?.walkKind === 'incremental' ? 'incremental' : row?.walkKind === 'full' ? 'full' : undefined,
+    walkFilter: row?.walkFilter ?? undefined,
+    lastCompleteWalkStartedMs: row?.lastCompleteWalkStartedMs == null ? undefined : Number(row.lastCompleteWalkStartedMs),
+    lastFullWalkMs: row?.lastFullWalkMs == null ? undefined : Number(row.lastFullWalkMs),
+    lastFullWalkPages: row?.lastFullWalkPages ?? undefined,
   };
 }
 
+export interface WalkPlanRecord {
+  kind: WalkKind;
+  /** The list filter (incremental walks); kept so a saved page token resumes the same walk. */
+  filter: unknown;
+  /** ISO time the walk starts (the run's clock). */
+  at: string;
+}
+
 /** Starts a walk from the first page: forgets any unfinished walk and what it had seen. */
-export async function beginWalk(db: Db, projectId: string, apiVersion: ApiVersion): Promise<void> {
+export async function beginWalk(db: Db, projectId: string, apiVersion: ApiVersion, plan?: WalkPlanRecord): Promise<void> {
+  const kind = plan?.kind ?? 'full';
+  const filter = plan?.filter ?? null;
+  const startedAt = plan?.at ?? sql`now()`;
   await db.transaction(async (tx) => {
     await tx.delete(syncWalkSeen).where(and(eq(syncWalkSeen.projectId, projectId), eq(syncWalkSeen.apiVersion, apiVersion)));
     await tx.insert(syncState)
-      .values({ projectId, apiVersion, pageToken: null, walkPages: 0, walkStartedAt: sql`now()` as unknown as string })
+      .values({ projectId, apiVersion, pageToken: null, walkPages: 0, walkStartedAt: startedAt as string, walkKind: kind, walkFilter: filter })
       .onConflictDoUpdate({
         target: [syncState.projectId, syncState.apiVersion],
-        set: { pageToken: null, walkPages: 0, walkStartedAt: sql`now()`, updatedAt: sql`now()` },
+        set: { pageToken: null, walkPages: 0, walkStartedAt: startedAt, walkKind: kind, walkFilter: filter, updatedAt: sql`now()` },
       });
   });
 }
@@ -195,6 +236,10 @@ export interface CompleteWalkInput {
   minSeenShare: number;
   /** ...unless the operator said so. */
   allowMassDelete: boolean;
+  /** A full walk also records itself as the last full walk (start time and page count). Default full. */
+  kind?: WalkKind | undefined;
+  /** ISO completion time (the run's clock); default now(). */
+  at?: string | undefined;
 }
 
 export interface CompleteWalkResult {
@@ -229,8 +274,14 @@ export async function completeWalk(db: Db, input: CompleteWalkInput): Promise<Co
       }
     }
     await tx.delete(syncWalkSeen).where(and(eq(syncWalkSeen.projectId, input.projectId), eq(syncWalkSeen.apiVersion, input.apiVersion)));
+    const full = (input.kind ?? 'full') === 'full';
     await tx.update(syncState)
-      .set({ pageToken: null, walkPages: 0, lastCompleteWalkAt: sql`now()`, updatedAt: sql`now()` })
+      .set({
+        pageToken: null, walkPages: 0, lastCompleteWalkAt: input.at ?? sql`now()`, updatedAt: sql`now()`,
+        walkFilter: null,
+        lastCompleteWalkStartedAt: sql`${syncState.walkStartedAt}`,
+        ...(full && { lastFullWalkAt: sql`${syncState.walkStartedAt}`, lastFullWalkPages: sql`${syncState.walkPages}` }),
+      })
       .where(and(eq(syncState.projectId, input.projectId), eq(syncState.apiVersion, input.apiVersion)));
     await tx.update(syncRunProjects)
       .set({ jobsDeleted: sql`${syncRunProjects.jobsDeleted} + ${deleted}`, ...(warning && { warning }) })
@@ -273,12 +324,13 @@ export async function finishProject(
   db: Db,
   runId: string,
   projectId: string,
-  result: { status: ProjectStatus; error?: string | undefined; retries?: number | undefined },
+  result: { status: ProjectStatus; error?: string | undefined; retries?: number | undefined; pagesSaved?: number | undefined },
 ): Promise<void> {
   await db.update(syncRunProjects).set({
     status: result.status,
     finishedAt: sql`now()`,
     error: result.error ?? null,
     ...(result.retries ? { retries: sql`${syncRunProjects.retries} + ${result.retries}` } : {}),
+    ...(result.pagesSaved !== undefined && { pagesSaved: result.pagesSaved }),
   }).where(and(eq(syncRunProjects.runId, runId), eq(syncRunProjects.projectId, projectId)));
 }

@@ -4,6 +4,11 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { randomUuid, seededRandom } from './prng.ts';
 import { DEFAULT_API_KEY, DEFAULT_SEED, startSimulator } from './server.ts';
+import type { ApiName } from './store.ts';
+import { V1_JOBS_PATH } from './v1.ts';
+import { V2_JOBS_PATH } from './v2.ts';
+
+const PATHS: Record<ApiName, string> = { v1: V1_JOBS_PATH, v2: V2_JOBS_PATH };
 
 const USAGE = `Usage: simulator [options]
   --port <n>          port to listen on (default 4010; 0 = any free port)
@@ -13,7 +18,8 @@ const USAGE = `Usage: simulator [options]
   --latency-ms <n>    delay before every response (default 0)
   --fault-rate <x>    share of requests that fail, 0..1 (default 0)
   --seed <n>          data and fault seed (default ${DEFAULT_SEED})
-  --api-key <key>     accepted API key (default ${DEFAULT_API_KEY})`;
+  --api-key <key>     accepted API key (default ${DEFAULT_API_KEY})
+  --apis <list>       API versions served, comma-separated (default v1,v2)`;
 
 /** The id of the index-th project under `seed`: stable, so a config file can name it. */
 export function simProjectId(seed: number, index: number): string {
@@ -43,6 +49,7 @@ export async function runSimulatorCli(argv: string[], io: SimulatorCliIo = {}): 
       'fault-rate': { type: 'string', default: '0' },
       seed: { type: 'string', default: String(DEFAULT_SEED) },
       'api-key': { type: 'string', default: DEFAULT_API_KEY },
+      apis: { type: 'string', default: 'v1,v2' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -56,6 +63,10 @@ export async function runSimulatorCli(argv: string[], io: SimulatorCliIo = {}): 
   const jobs = integerFlag('--jobs', values.jobs, 0);
   const faultRate = Number(values['fault-rate']);
   if (!(faultRate >= 0 && faultRate <= 1)) throw new Error(`--fault-rate must be between 0 and 1, got "${values['fault-rate']}"`);
+  const apis = values.apis.split(',').map((api) => api.trim());
+  if (apis.length === 0 || !apis.every((api): api is ApiName => api === 'v1' || api === 'v2')) {
+    throw new Error(`--apis takes v1, v2 or v1,v2, got "${values.apis}"`);
+  }
 
   const projects = Array.from({ length: projectCount }, (_, index) => ({
     id: simProjectId(seed, index),
@@ -70,9 +81,10 @@ export async function runSimulatorCli(argv: string[], io: SimulatorCliIo = {}): 
     faults: faultRate > 0 ? { rate: faultRate } : undefined,
     port: integerFlag('--port', values.port, 0),
     host: values.host,
+    apis,
   });
 
-  write(`LlamaCloud classify-jobs simulator (GET /api/v1/classifier/jobs), seed ${seed}`);
+  write(`LlamaCloud classify-jobs simulator (${apis.map((api) => `GET ${PATHS[api]}`).join(', ')}), seed ${seed}`);
   for (const project of projects) write(`  project ${project.id}  ${project.jobs} jobs`);
   write(`Listening on ${sim.url}${faultRate > 0 ? ` (fault rate ${faultRate})` : ''}`);
   write('Point classify-sync at it with:');

@@ -3,7 +3,7 @@
 
 import { detailReply, jsonReply, rawReply, validationReply, type Reply, type ValidationIssue } from './http.ts';
 import type { PageBody, PageTokens } from './paging.ts';
-import type { SimProject } from './store.ts';
+import type { ApiName, SimProject } from './store.ts';
 
 /** Body of a list page as a page hook sees it (a copy: changing it does not change the data set). */
 export interface HookPageBody {
@@ -37,6 +37,8 @@ export interface RouteContext {
 export interface Route {
   readonly method: 'GET';
   readonly path: string;
+  /** The API version the route belongs to: a simulator not serving it answers 404 Not Found. */
+  readonly api: ApiName;
   readonly handle: (ctx: RouteContext) => Reply;
 }
 
@@ -63,10 +65,13 @@ export function authenticate(ctx: RouteContext): string {
   return key;
 }
 
-/** The project a key may read; 404 unknown / not_found, 401 key of another project, 403 forbidden. */
-export function requireProject(ctx: RouteContext, key: string, projectId: string): SimProject {
+/**
+ * The project a key may read; 404 unknown / not_found / unknown to this API version, 401 key of
+ * another project, 403 forbidden.
+ */
+export function requireProject(ctx: RouteContext, key: string, projectId: string, api: ApiName = 'v1'): SimProject {
   const project = ctx.sim.projects.get(projectId);
-  if (!project) throw new ReplyError(projectNotFound());
+  if (!project || !project.apis.includes(api)) throw new ReplyError(projectNotFound());
   if (project.apiKey !== key) throw new ReplyError(invalidToken());
   if (project.access === 'forbidden') throw new ReplyError(detailReply(403, 'You do not have access to this project'));
   if (project.access === 'not_found') throw new ReplyError(projectNotFound());
@@ -96,8 +101,8 @@ export class QueryChecks {
     return queryValue(this.#url, name);
   }
 
-  /** An optional integer >= `min`. */
-  integer(name: string, min: number): number | undefined {
+  /** An optional integer >= `min` (and <= `max` when given). */
+  integer(name: string, min: number, max?: number): number | undefined {
     const value = queryValue(this.#url, name);
     if (value === undefined) return undefined;
     if (!/^\s*[+-]?\d+\s*$/.test(value)) {
@@ -120,7 +125,54 @@ export class QueryChecks {
       });
       return undefined;
     }
+    if (max !== undefined && number > max) {
+      this.issues.push({
+        type: 'less_than_equal',
+        loc: ['query', name],
+        msg: `Input should be less than or equal to ${max}`,
+        input: value,
+        ctx: { le: max },
+      });
+      return undefined;
+    }
     return number;
+  }
+
+  /** An optional date-time (ISO 8601, as pydantic reads it); returns epoch ms. */
+  dateTime(name: string, parse: (text: string) => number | null): number | undefined {
+    const value = queryValue(this.#url, name);
+    if (value === undefined) return undefined;
+    const ms = parse(value);
+    if (ms === null) {
+      this.issues.push({
+        type: 'datetime_from_date_parsing',
+        loc: ['query', name],
+        msg: 'Input should be a valid datetime or date, invalid character in year',
+        input: value,
+      });
+      return undefined;
+    }
+    return ms;
+  }
+
+  /** An optional value out of `allowed` (a FastAPI enum parameter). */
+  oneOf(name: string, allowed: readonly string[]): string | undefined {
+    const value = queryValue(this.#url, name);
+    if (value === undefined || allowed.includes(value)) return value;
+    const expected = allowed.map((a) => `'${a}'`);
+    this.issues.push({
+      type: 'enum',
+      loc: ['query', name],
+      msg: `Input should be ${expected.slice(0, -1).join(', ')} or ${expected.at(-1) ?? ''}`,
+      input: value,
+      ctx: { expected: expected.join(', ') },
+    });
+    return undefined;
+  }
+
+  /** Every value of a repeated parameter (`job_ids=a&job_ids=b`). */
+  all(name: string): string[] {
+    return this.#url.searchParams.getAll(name);
   }
 
   /** Throws the 422 when any check failed. */

@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { seedProjectJobs, type V1Job } from './data.ts';
+import { toV2Job, type V2Job } from './data-v2.ts';
 import {
   assertFaultSpec,
   DEFAULT_HANG_MS,
@@ -16,14 +17,16 @@ import {
 import { detailReply, type Reply } from './http.ts';
 import { PageTokens } from './paging.ts';
 import { ReplyError, type PageHook, type Route, type RouteContext, type SimState } from './routes.ts';
-import { ItemList, type ProjectAccess, type SimProject } from './store.ts';
+import { ItemList, type ApiName, type ProjectAccess, type SimProject } from './store.ts';
 import { v1ListJobs } from './v1.ts';
+import { v2ListJobs } from './v2.ts';
 
 export type { FaultKind, FaultSpec } from './faults.ts';
 export type { PageHook } from './routes.ts';
 
 /** Every endpoint the simulator serves; a new API version adds its route here. */
-const ROUTES: readonly Route[] = [v1ListJobs];
+const ROUTES: readonly Route[] = [v1ListJobs, v2ListJobs];
+const ALL_APIS: readonly ApiName[] = ['v1', 'v2'];
 
 export const DEFAULT_API_KEY = 'sim-key';
 export const DEFAULT_MAX_PAGE_SIZE = 100;
@@ -43,6 +46,8 @@ export interface SimProjectSpec {
   faults?: FaultSpec;
   /** Seed odd-but-valid items too. Default true. */
   oddities?: boolean;
+  /** API versions that know this project; the others answer 404 "Project not found". Default both. */
+  apis?: ApiName[];
 }
 
 export interface SimulatorOptions {
@@ -65,6 +70,11 @@ export interface SimulatorOptions {
   /** Default 127.0.0.1. */
   host?: string;
   onPage?: PageHook;
+  /**
+   * API versions served. Default both. The other version's path answers FastAPI's unknown-route
+   * 404 `{"detail":"Not Found"}`, like a deployment that never had it or no longer publishes it.
+   */
+  apis?: ApiName[];
 }
 
 export interface SimulatorStats {
@@ -84,14 +94,20 @@ export interface Simulator {
   readonly apiKey: string;
   /** Closes the server and every open socket (hung requests too) at once. Idempotent. */
   stop(): Promise<void>;
-  /** Deep copy of the project's current data set (what a sync must end with), raw items excluded. */
+  /** Deep copy of the project's current data set in v1 shape (what a v1 sync must end with), raw items excluded. */
   jobs(projectId: string): V1Job[];
-  /** Adds or replaces a job by id (an upstream change). */
+  /** The same in v2 shape (what a v2 sync must end with). */
+  jobsV2(projectId: string): V2Job[];
+  /** Adds or replaces a job by id (an upstream change), in both shapes (v2's derived as seeded jobs are). */
   upsertJob(projectId: string, job: V1Job): void;
-  /** Deletes a job upstream. */
+  /** Adds or replaces a job by id in the v2 list only (a change only v2 can express, e.g. RUNNING → COMPLETED). */
+  upsertJobV2(projectId: string, job: V2Job): void;
+  /** Deletes a job upstream (from both lists). */
   removeJob(projectId: string, id: string): void;
-  /** Serves any JSON value as an item, e.g. a malformed job; not part of jobs(). */
+  /** Serves any JSON value as a v1 item, e.g. a malformed job; not part of jobs(). */
   insertRawItem(projectId: string, item: unknown): void;
+  /** Serves any JSON value as a v2 item; not part of jobsV2(). */
+  insertRawItemV2(projectId: string, item: unknown): void;
   /** Replaces the simulator-wide faults, or one project's override (undefined clears it). */
   setFaults(faults: FaultSpec | undefined, projectId?: string): void;
   setLatency(ms: number): void;
@@ -110,12 +126,14 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
   if (!Number.isInteger(maxPageSize) || maxPageSize < 1) throw new Error(`maxPageSize must be an integer >= 1, got ${maxPageSize}`);
   assertLatency(opts.latencyMs ?? 0);
   assertFaultSpec(opts.faults, 'faults');
+  const servedApis = new Set(assertApis(opts.apis ?? ALL_APIS, 'apis'));
 
   const projects = new Map<string, SimProject>();
   for (const spec of opts.projects) {
     if (projects.has(spec.id)) throw new Error(`project ${spec.id} is listed twice`);
     if (!Number.isInteger(spec.jobs) || spec.jobs < 0) throw new Error(`project ${spec.id}: jobs must be an integer >= 0`);
     assertFaultSpec(spec.faults, `project ${spec.id} faults`);
+    const seeded = seedProjectJobs(spec.id, spec.jobs, { seed, now, oddities: spec.oddities ?? true });
     projects.set(spec.id, {
       id: spec.id,
       organizationId: spec.organizationId,
@@ -123,7 +141,9 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
       apiKey: spec.apiKey ?? defaultApiKey,
       access: spec.access ?? 'ok',
       faults: spec.faults,
-      v1: new ItemList(seedProjectJobs(spec.id, spec.jobs, { seed, now, oddities: spec.oddities ?? true })),
+      apis: assertApis(spec.apis ?? ALL_APIS, `project ${spec.id} apis`),
+      v1: new ItemList(seeded),
+      v2: new ItemList(seeded.map((job) => toV2Job(job, seed))),
     });
   }
 
@@ -191,7 +211,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     const signal = AbortSignal.any([stopping.signal, gone.signal]);
 
     const url = new URL(req.url ?? '/', 'http://simulator');
-    const route = ROUTES.find((candidate) => candidate.path === url.pathname);
+    const route = ROUTES.find((candidate) => candidate.path === url.pathname && servedApis.has(candidate.api));
     if (!route || req.method !== route.method) {
       if (!(await wait(latencyMs, signal))) return;
       send(res, route ? detailReply(405, 'Method Not Allowed') : detailReply(404, 'Not Found'));
@@ -263,9 +283,18 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
       return stopped;
     },
     jobs: (projectId) => project(projectId).v1.items(),
-    upsertJob: (projectId, job) => project(projectId).v1.upsert(job),
-    removeJob: (projectId, id) => project(projectId).v1.remove(id),
+    jobsV2: (projectId) => project(projectId).v2.items(),
+    upsertJob(projectId, job) {
+      project(projectId).v1.upsert(job);
+      project(projectId).v2.upsert(toV2Job(job, seed));
+    },
+    upsertJobV2: (projectId, job) => project(projectId).v2.upsert(job),
+    removeJob(projectId, id) {
+      project(projectId).v1.remove(id);
+      project(projectId).v2.remove(id);
+    },
     insertRawItem: (projectId, item) => project(projectId).v1.insertRaw(item),
+    insertRawItemV2: (projectId, item) => project(projectId).v2.insertRaw(item),
     setFaults(faults, projectId) {
       assertFaultSpec(faults, projectId === undefined ? 'faults' : `project ${projectId} faults`);
       if (projectId === undefined) globalFaults = faults;
@@ -290,6 +319,12 @@ function run(route: Route, ctx: RouteContext): Reply {
     if (error instanceof ReplyError) return error.reply;
     return detailReply(500, 'Internal Server Error');
   }
+}
+
+function assertApis(apis: readonly ApiName[], where: string): ApiName[] {
+  const unknown = apis.find((api) => !ALL_APIS.includes(api));
+  if (unknown !== undefined) throw new Error(`${where} has unknown API ${JSON.stringify(unknown)} (use v1 and/or v2)`);
+  return [...apis];
 }
 
 function assertLatency(ms: number): void {

@@ -3,8 +3,10 @@
 
 import type { FaultSpec } from './faults.ts';
 import type { V1Job } from './data.ts';
+import type { V2Job } from './data-v2.ts';
 
 export type ProjectAccess = 'ok' | 'forbidden' | 'not_found';
+export type ApiName = 'v1' | 'v2';
 
 /** Runtime state of one simulated project. */
 export interface SimProject {
@@ -16,7 +18,18 @@ export interface SimProject {
   readonly access: ProjectAccess;
   /** Overrides the simulator-wide fault spec for requests naming this project. */
   faults: FaultSpec | undefined;
+  /** The API versions that know this project; the others answer 404 "Project not found". */
+  readonly apis: readonly ApiName[];
   readonly v1: ItemList<V1Job>;
+  /** The same jobs in v2 shape. */
+  readonly v2: ItemList<V2Job>;
+}
+
+/** What a filter sees of a served item. */
+export interface ServedEntry {
+  readonly item: unknown;
+  readonly id: string | undefined;
+  readonly createdMs: number | null;
 }
 
 interface Entry {
@@ -61,9 +74,10 @@ export class ItemList<T extends { id: string }> {
     this.#add(structuredClone(item), true);
   }
 
-  /** Everything served, in order. Callers must not mutate the items (they are serialized as they are). */
-  served(): readonly unknown[] {
-    return this.#order().items;
+  /** Everything served (or what `where` keeps), in order. Callers must not mutate the items (they are serialized as they are). */
+  served(where?: (entry: ServedEntry) => boolean): readonly unknown[] {
+    const { entries, items } = this.#order();
+    return where ? entries.filter(where).map((entry) => entry.item) : items;
   }
 
   /** Deep copy of the regular (non-raw) items, in serving order. */

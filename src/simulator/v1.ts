@@ -12,6 +12,7 @@ export const V1_DEFAULT_PAGE_SIZE = 50;
 export const v1ListJobs: Route = {
   method: 'GET',
   path: V1_JOBS_PATH,
+  api: 'v1',
   handle(ctx) {
     const key = authenticate(ctx);
 
@@ -23,7 +24,7 @@ export const v1ListJobs: Route = {
     const pageToken = query.optional('page_token') || undefined;
     query.done();
 
-    const project = requireProject(ctx, key, projectId);
+    const project = requireProject(ctx, key, projectId, 'v1');
     // Larger pages are clamped, not refused (unlike v2, where page_size > 100 is a 422).
     const size = Math.min(pageSize ?? V1_DEFAULT_PAGE_SIZE, ctx.sim.maxPageSize);
     const result = paginate(project.v1.served(), size, pageToken, {

@@ -4,17 +4,22 @@ import { getJson } from './http.ts';
 import { parsePage, type Page, type PageParams } from './page.ts';
 import { withRetry, type RetryEvent } from './retry.ts';
 import { v1PageUrl } from './v1.ts';
+import { v2PageUrl, type ListFilter } from './v2.ts';
 
-export type PageUrlBuilder = (baseUrl: string, params: PageParams) => URL;
+export type PageUrlBuilder = (baseUrl: string, params: PageParams, filter?: ListFilter) => URL;
 
 const URL_BUILDERS: Record<ApiVersion, PageUrlBuilder | undefined> = {
   v1: v1PageUrl,
-  v2: undefined,
+  v2: v2PageUrl,
 };
 
 export interface FetchPageOptions {
   signal?: AbortSignal | undefined;
   onRetry?: ((event: RetryEvent) => void) | undefined;
+  /** Only the jobs matching this (v2 only: v1 cannot filter, so a filtered v1 walk is refused). */
+  filter?: ListFilter | undefined;
+  /** Overrides config.pageSize (the version probe asks for one item). */
+  pageSize?: number | undefined;
 }
 
 export type FetchPage = (token: string | undefined) => Promise<Page>;
@@ -28,13 +33,14 @@ export function projectPageFetcher(
 ): FetchPage {
   const buildUrl = URL_BUILDERS[version];
   if (!buildUrl) throw new Error(`API ${version} is not supported yet`);
+  if (version === 'v1' && options.filter !== undefined) throw new Error('the v1 list cannot filter: walk it whole');
   return (token) => {
     const url = buildUrl(config.baseUrl, {
       projectId: project.id,
       organizationId: project.organizationId,
-      pageSize: config.pageSize,
+      pageSize: options.pageSize ?? config.pageSize,
       pageToken: token,
-    });
+    }, options.filter);
     return withRetry(
       async () => parsePage(await getJson(url, {
         apiKey: project.apiKey,

@@ -22,6 +22,8 @@ describe('classify-sync CLI', () => {
     sim = await startSimulator({
       projects: [{ id: A, jobs: 120 }, { id: B, jobs: 30 }, { id: FORBIDDEN, jobs: 3, access: 'forbidden' }],
       apiKey: KEY,
+      // A deployment that still serves only v1: the default --api auto must find it.
+      apis: ['v1'],
       now: Date.parse('2026-11-01T00:00:00Z'),
     });
   });
@@ -42,7 +44,7 @@ describe('classify-sync CLI', () => {
     const config = writeConfig({ projects: [{ id: A, name: 'invoices' }, { id: B }] });
     const r = await runCli(['sync', '--config', config], env);
     expect(r.code).toBe(0);
-    expect(r.stderr).toMatch(new RegExp(`project ${A} \\(invoices\\) succeeded: 2 pages, 120 jobs`));
+    expect(r.stderr).toMatch(new RegExp(`project ${A} \\(invoices\\) succeeded \\(v1, full\\): 2 pages, 120 jobs`));
     for (const id of [A, B]) expect(await storedRaw(tdb.database.db, id)).toEqual(expectedRaw(sim, id));
     const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     const synced = lines.filter((l) => l.msg === 'project synced');
