@@ -94,7 +94,9 @@ function line(stream: NodeJS.WritableStream, text: string): void {
 
 /** Opens the database and applies pending migrations. */
 export async function openDatabase(config: Config, log: Logger): Promise<Database> {
-  const database = await connect({ databaseUrl: config.databaseUrl, pgliteDir: config.pgliteDir, maxConnections: config.concurrency + 2 });
+  // Per project in parallel: one connection holding its advisory lock, one for its page transactions;
+  // plus the run's own lock and a few for run bookkeeping and /healthz.
+  const database = await connect({ databaseUrl: config.databaseUrl, pgliteDir: config.pgliteDir, maxConnections: config.concurrency * 2 + 3 });
   log.info({ database: database.description, kind: database.kind }, 'database connected');
   await database.migrate();
   return database;
@@ -105,6 +107,8 @@ export function printResult(result: RunResult, io: Io): void {
     const label = p.name ? `${p.projectId} (${p.name})` : p.projectId;
     if (p.status === 'failed') {
       line(io.stderr, `classify-sync: project ${label} failed: ${p.error ?? 'unknown error'}`);
+    } else if (p.status === 'skipped') {
+      line(io.stderr, `classify-sync: project ${label} skipped: ${p.warning ?? 'no reason given'}`);
     } else {
       line(io.stderr, `classify-sync: project ${label} ${p.status}: ${p.pages} pages, ${p.jobsSeen} jobs `
         + `(${p.inserted} new, ${p.updated} updated, ${p.unchanged} unchanged, ${p.deleted} deleted), `

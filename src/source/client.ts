@@ -1,6 +1,6 @@
 // The LlamaCloud list client: one function that fetches one page of one project, with retries.
 import type { ApiVersion, Config, ProjectConfig } from '../config.ts';
-import { getJson } from './http.ts';
+import { ApiError, getJson } from './http.ts';
 import { parsePage, type Page, type PageParams } from './page.ts';
 import { withRetry, type RetryEvent } from './retry.ts';
 import { v1PageUrl } from './v1.ts';
@@ -15,6 +15,8 @@ const URL_BUILDERS: Record<ApiVersion, PageUrlBuilder | undefined> = {
 export interface FetchPageOptions {
   signal?: AbortSignal | undefined;
   onRetry?: ((event: RetryEvent) => void) | undefined;
+  /** Called after every HTTP attempt: its status (or error kind when none came back) and duration. */
+  onResponse?: ((event: { status: string; durationMs: number }) => void) | undefined;
 }
 
 export type FetchPage = (token: string | undefined) => Promise<Page>;
@@ -36,12 +38,23 @@ export function projectPageFetcher(
       pageToken: token,
     });
     return withRetry(
-      async () => parsePage(await getJson(url, {
-        apiKey: project.apiKey,
-        timeoutMs: config.requestTimeoutMs,
-        maxBytes: config.maxResponseBytes,
-        signal: options.signal,
-      })),
+      async () => {
+        const started = performance.now();
+        let status = '200';
+        try {
+          return parsePage(await getJson(url, {
+            apiKey: project.apiKey,
+            timeoutMs: config.requestTimeoutMs,
+            maxBytes: config.maxResponseBytes,
+            signal: options.signal,
+          }));
+        } catch (error) {
+          status = error instanceof ApiError ? String(error.status ?? error.kind) : 'aborted';
+          throw error;
+        } finally {
+          options.onResponse?.({ status, durationMs: performance.now() - started });
+        }
+      },
       config.retry,
       options,
     );

@@ -21,7 +21,7 @@ export function postgresReachable(): Promise<boolean> {
       return true;
     } catch (error) {
       const message = `Postgres at ${TEST_DATABASE_URL} is unreachable (${(error as Error).message})`;
-      if (inCi) throw new Error(`${message}: CI needs it (start it, or set TEST_DATABASE_URL)`);
+      if (inCi) throw new Error(`${message}: CI needs it (start it, or set TEST_DATABASE_URL)`, { cause: error });
       process.stderr.write(`\n!! ${message}: Postgres suites are SKIPPED; set TEST_DATABASE_URL to run them.\n\n`);
       return false;
     }
@@ -79,7 +79,8 @@ export async function openTestDatabase(backend: Backend): Promise<TestDatabase> 
     };
   }
   const { url, drop } = await createPostgresDatabase();
-  const database = await connect({ databaseUrl: url, pgliteDir: 'unused' });
+  // Named apart from the code under test, so tests can tell a worker's sessions from their own.
+  const database = await connect({ databaseUrl: url, pgliteDir: 'unused', applicationName: 'classify-sync-test' });
   await database.migrate();
   return {
     database,
