@@ -22,6 +22,7 @@ Commands:
   sync        one pass over the configured projects; resumes interrupted walks from their saved page token
   backfill    one pass from the first page of every project (--resume continues from saved tokens)
   migrate     apply pending database migrations
+  worker      stay running and sync on a schedule (see docs/worker.md); SIGTERM/SIGINT stop it cleanly
   demo        sync a bundled LlamaCloud simulator into an embedded database and print a summary
   simulator   run the bundled LlamaCloud simulator as a standalone server (see --help there)
 
@@ -38,14 +39,24 @@ Flags:
   --log-level <level>    fatal|error|warn|info|debug|trace|silent (default info)
   -h, --help             show this help
 
+Worker flags:
+  --schedule '<cron>'    when to sync: 5 fields, or 6 with seconds first (default '0 2 * * *')
+  --timezone <zone>      IANA time zone of the schedule (default UTC)
+  --run-now              also sync once at start (else only when a project missed its last slot)
+  --metrics-port <port>  serve GET /healthz and GET /metrics on this port (default: off)
+
 Environment:
   LLAMA_CLOUD_API_KEY    API key (default for every project; a project may name its own apiKeyEnv)
   LLAMA_CLOUD_BASE_URL   API base URL (default https://api.cloud.llamaindex.ai)
   DATABASE_URL           postgres://… ; unset: embedded PGlite
   CLASSIFY_SYNC_CONFIG   config file path
+  CLASSIFY_SYNC_PROJECTS comma-separated project ids (replaces the configured list; --project wins)
+  CLASSIFY_SYNC_SCHEDULE, CLASSIFY_SYNC_TIMEZONE, CLASSIFY_SYNC_METRICS_PORT   worker settings (flags win)
 
-Exit codes: 0 every project synced; 1 nothing could run (bad config, database unreachable);
-            2 some projects failed (one line each on stderr)
+Exit codes: 0 every project synced (or was skipped: another process held its lock); 1 nothing could
+            run (bad config, database unreachable); 2 some projects failed (one line each on stderr)
+            worker: 0 stopped cleanly; 1 could not start, or did not stop within shutdownTimeoutMs;
+            128+n a second signal n forced the exit (130 SIGINT, 143 SIGTERM)
 `;
 
 const FLAGS = {
@@ -59,6 +70,10 @@ const FLAGS = {
   'allow-mass-delete': { type: 'boolean' },
   'pglite-dir': { type: 'string' },
   'log-level': { type: 'string' },
+  schedule: { type: 'string' },
+  timezone: { type: 'string' },
+  'run-now': { type: 'boolean' },
+  'metrics-port': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];
 
@@ -67,7 +82,7 @@ type Flags = ReturnType<typeof parseArgs<{ options: typeof FLAGS; allowPositiona
 /** Thrown for a wrong command line; exits 1 with the message and a pointer to --help. */
 class UsageError extends Error {}
 
-function integerFlag(flags: Flags, name: 'page-size' | 'concurrency'): number | undefined {
+function integerFlag(flags: Flags, name: 'page-size' | 'concurrency' | 'metrics-port'): number | undefined {
   const value = flags[name];
   if (value === undefined) return undefined;
   if (!/^\d+$/.test(value)) throw new UsageError(`--${name} takes a whole number, got ${JSON.stringify(value)}`);
@@ -85,6 +100,9 @@ export function overridesFrom(flags: Flags): ConfigOverrides {
     allowMassDelete: flags['allow-mass-delete'],
     pgliteDir: flags['pglite-dir'],
     logLevel: flags['log-level'],
+    schedule: flags.schedule,
+    timezone: flags.timezone,
+    metricsPort: integerFlag(flags, 'metrics-port'),
   };
 }
 
@@ -185,6 +203,12 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
         await database.close();
         line(io.stderr, `classify-sync: migrations applied to ${database.description}`);
         return EXIT.ok;
+      }
+      case 'worker': {
+        const config = loadConfig(overridesFrom(flags), io.env);
+        if (config.api !== 'v1') throw new ConfigError(`--api ${config.api} is not supported by this version: use --api v1`);
+        const { runWorkerCommand } = await import('./worker.ts');
+        return await runWorkerCommand(config, { runNow: flags['run-now'] ?? false }, io);
       }
       case 'demo': {
         const { runDemo } = await import('./demo.ts');
