@@ -208,7 +208,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
         const config = loadConfig(overridesFrom(flags), io.env);
         if (config.api !== 'v1') throw new ConfigError(`--api ${config.api} is not supported by this version: use --api v1`);
         const { runWorkerCommand } = await import('./worker.ts');
-        return await runWorkerCommand(config, { runNow: flags['run-now'] ?? false }, io);
+        return await runWorkerCommand(config, { runNow: flags['run-now'] ?? false, openDatabase }, io);
       }
       case 'demo': {
         const { runDemo } = await import('./demo.ts');
@@ -231,6 +231,10 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
 }
 
 // `node dist/cli.js …` (the container image) runs the CLI directly; bin/classify-sync.js imports main().
+// Not awaited at top level: this module must finish evaluating, or the modules it imports lazily that
+// import it back (demo.ts) would wait on it forever (Node exits 13, "unsettled top-level await").
 if (process.argv[1] && import.meta.url === (await import('node:url')).pathToFileURL(process.argv[1]).href) {
-  process.exitCode = await main(process.argv.slice(2), { env: process.env, stdout: process.stdout, stderr: process.stderr });
+  void main(process.argv.slice(2), { env: process.env, stdout: process.stdout, stderr: process.stderr }).then((code) => {
+    process.exitCode = code;
+  });
 }

@@ -154,6 +154,11 @@ export function createWorker(options: WorkerOptions): Worker {
 
 export interface WorkerCommandOptions {
   runNow: boolean;
+  /**
+   * Connects and migrates (cli.ts' openDatabase). Passed in rather than imported: `node dist/cli.js`
+   * is still evaluating cli.js (top-level await) when this runs, so importing it back would deadlock.
+   */
+  openDatabase: (config: Config, log: Logger) => Promise<Database>;
   /** How the process ends when it cannot wait (second signal, shutdown timeout). Default process.exit. */
   exit?: ((code: number) => void) | undefined;
 }
@@ -166,8 +171,7 @@ export async function runWorkerCommand(config: Config, options: WorkerCommandOpt
   assertRunnable(config);
   const exit = options.exit ?? ((code: number) => process.exit(code));
   const log = createLogger({ level: config.logLevel, secrets: config.secrets });
-  const { openDatabase } = await import('./cli.ts');
-  const database = await openDatabase(config, log);
+  const database = await options.openDatabase(config, log);
   const projectIds = config.projects.map((p) => p.id);
   const metrics = createMetrics({
     projectIds,
