@@ -5,11 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import pg from 'pg';
+import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
+import { main } from '../../src/cli.ts';
 import { queryRows, type Db } from '../../src/db/connect.ts';
 import { startSimulator, type SimProjectSpec, type Simulator, type SimulatorOptions } from '../../src/simulator/index.ts';
 import { openTestDatabase, postgresReachable, type TestDatabase } from '../helpers/db.ts';
 import { count, expectedRaw, storedRaw, sync, testConfig } from '../helpers/harness.ts';
+import { projectLockKey } from '../../src/db/runs.ts';
 import {
   advisoryLocks, eventually, killWorkers, parsePrometheus, sampleValue, spawnWorker, workerSessions, type LogLine,
 } from '../helpers/worker.ts';
@@ -344,5 +347,46 @@ describe.runIf(pgUp)('classify-sync worker (processes, real Postgres)', () => {
     const worker = spawnWorker(['--schedule', '61 * * * *'], { LLAMA_CLOUD_API_KEY: 'k', CLASSIFY_SYNC_PROJECTS: A });
     expect(await worker.exited).toEqual({ code: 1, signal: null });
     expect(worker.stderr()).toBe('classify-sync: flag --schedule: "61 * * * *" is not a cron expression (61 is a invalid expression for minute): use e.g. "0 2 * * *"\n');
+  });
+});
+
+describe.runIf(pgUp)('runs next to each other (real Postgres)', () => {
+  it('a `sync` while another session holds a project lock skips that project, says why, and exits 0', async () => {
+    const { sim, db, url, env } = await setup([{ id: A, jobs: 12 }, { id: B, jobs: 12 }]);
+    const holder = new pg.Client({ connectionString: url });
+    await holder.connect();
+    cleanups.push(() => holder.end());
+    await holder.query('SELECT pg_advisory_lock(hashtext($1))', [projectLockKey(A)]);
+
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    let err = '';
+    stderr.on('data', (chunk: Buffer) => { err += chunk.toString(); });
+    const code = await main(['sync', '--page-size', '10', '--log-level', 'silent'], { env, stdout, stderr });
+    expect(code).toBe(0);
+    expect(err).toContain(`classify-sync: project ${A} skipped: another process is syncing this project now (it holds the project lock)\n`);
+    expect(err).toContain(`classify-sync: project ${B} succeeded: 2 pages, 12 jobs`);
+    const rows = (await projectRows(db)).sort((x, y) => x.project_id.localeCompare(y.project_id));
+    expect(rows).toMatchObject([
+      { project_id: A, status: 'skipped', warning: 'another process is syncing this project now (it holds the project lock)', run_status: 'succeeded' },
+      { project_id: B, status: 'succeeded', run_status: 'succeeded' },
+    ]);
+    expect(await storedRaw(db, A)).toEqual(new Map());
+    expect(await storedRaw(db, B)).toEqual(expectedRaw(sim, B));
+  });
+
+  it('a scheduled run skips a project another run synced since the slot, and syncs it once the slot is newer', async () => {
+    const { sim, tdb, db } = await setup([{ id: A, jobs: 12 }]);
+    const config = testConfig(sim, { projects: [A], pageSize: 10 });
+    const slot = new Date(Date.now() - 1000);
+    expect((await sync(config, tdb, { trigger: 'worker' })).status).toBe('succeeded');
+
+    const sameSlot = await sync(config, tdb, { trigger: 'worker', skipSyncedSince: slot });
+    expect(sameSlot.status).toBe('skipped');
+    expect(sameSlot.projects[0]).toMatchObject({ status: 'skipped', warning: `another run already synced this project since ${slot.toISOString()}` });
+
+    const nextSlot = await sync(config, tdb, { trigger: 'worker', skipSyncedSince: new Date() });
+    expect(nextSlot.projects[0]).toMatchObject({ status: 'succeeded', pages: 2 });
+    expect((await projectRows(db)).map((r) => r.status)).toEqual(['succeeded', 'skipped', 'succeeded']);
   });
 });
