@@ -24,6 +24,7 @@ Commands:
               (fullRefreshDays) or --full is given; only full walks detect deletions
   backfill    one full pass from the first page of every project (--resume continues from saved tokens)
   migrate     apply pending database migrations
+  worker      stay running and sync on a schedule (see docs/worker.md); SIGTERM/SIGINT stop it cleanly
   demo        sync a bundled LlamaCloud simulator into an embedded database and print a summary
   simulator   run the bundled LlamaCloud simulator as a standalone server (see --help there)
 
@@ -41,14 +42,24 @@ Flags:
   --log-level <level>    fatal|error|warn|info|debug|trace|silent (default info)
   -h, --help             show this help
 
+Worker flags:
+  --schedule '<cron>'    when to sync: 5 fields, or 6 with seconds first (default '0 2 * * *')
+  --timezone <zone>      IANA time zone of the schedule (default UTC)
+  --run-now              also sync once at start (else only when a project missed its last slot)
+  --metrics-port <port>  serve GET /healthz and GET /metrics on this port (default: off)
+
 Environment:
   LLAMA_CLOUD_API_KEY    API key (default for every project; a project may name its own apiKeyEnv)
   LLAMA_CLOUD_BASE_URL   API base URL (default https://api.cloud.llamaindex.ai)
   DATABASE_URL           postgres://… ; unset: embedded PGlite
   CLASSIFY_SYNC_CONFIG   config file path
+  CLASSIFY_SYNC_PROJECTS comma-separated project ids (replaces the configured list; --project wins)
+  CLASSIFY_SYNC_SCHEDULE, CLASSIFY_SYNC_TIMEZONE, CLASSIFY_SYNC_METRICS_PORT   worker settings (flags win)
 
-Exit codes: 0 every project synced; 1 nothing could run (bad config, database unreachable);
-            2 some projects failed (one line each on stderr)
+Exit codes: 0 every project synced (or was skipped: another process held its lock); 1 nothing could
+            run (bad config, database unreachable); 2 some projects failed (one line each on stderr)
+            worker: 0 stopped cleanly; 1 could not start, or did not stop within shutdownTimeoutMs;
+            128+n a second signal n forced the exit (130 SIGINT, 143 SIGTERM)
 `;
 
 const FLAGS = {
@@ -63,6 +74,10 @@ const FLAGS = {
   'allow-mass-delete': { type: 'boolean' },
   'pglite-dir': { type: 'string' },
   'log-level': { type: 'string' },
+  schedule: { type: 'string' },
+  timezone: { type: 'string' },
+  'run-now': { type: 'boolean' },
+  'metrics-port': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];
 
@@ -71,7 +86,7 @@ type Flags = ReturnType<typeof parseArgs<{ options: typeof FLAGS; allowPositiona
 /** Thrown for a wrong command line; exits 1 with the message and a pointer to --help. */
 class UsageError extends Error {}
 
-function integerFlag(flags: Flags, name: 'page-size' | 'concurrency'): number | undefined {
+function integerFlag(flags: Flags, name: 'page-size' | 'concurrency' | 'metrics-port'): number | undefined {
   const value = flags[name];
   if (value === undefined) return undefined;
   if (!/^\d+$/.test(value)) throw new UsageError(`--${name} takes a whole number, got ${JSON.stringify(value)}`);
@@ -89,6 +104,9 @@ export function overridesFrom(flags: Flags): ConfigOverrides {
     allowMassDelete: flags['allow-mass-delete'],
     pgliteDir: flags['pglite-dir'],
     logLevel: flags['log-level'],
+    schedule: flags.schedule,
+    timezone: flags.timezone,
+    metricsPort: integerFlag(flags, 'metrics-port'),
   };
 }
 
@@ -98,7 +116,9 @@ function line(stream: NodeJS.WritableStream, text: string): void {
 
 /** Opens the database and applies pending migrations. */
 export async function openDatabase(config: Config, log: Logger): Promise<Database> {
-  const database = await connect({ databaseUrl: config.databaseUrl, pgliteDir: config.pgliteDir, maxConnections: config.concurrency + 2 });
+  // Per project in parallel: one connection holding its advisory lock, one for its page transactions;
+  // plus the run's own lock and a few for run bookkeeping and /healthz.
+  const database = await connect({ databaseUrl: config.databaseUrl, pgliteDir: config.pgliteDir, maxConnections: config.concurrency * 2 + 3 });
   log.info({ database: database.description, kind: database.kind }, 'database connected');
   await database.migrate();
   return database;
@@ -109,6 +129,8 @@ export function printResult(result: RunResult, io: Io): void {
     const label = p.name ? `${p.projectId} (${p.name})` : p.projectId;
     if (p.status === 'failed') {
       line(io.stderr, `classify-sync: project ${label} failed: ${p.error ?? 'unknown error'}`);
+    } else if (p.status === 'skipped') {
+      line(io.stderr, `classify-sync: project ${label} skipped: ${p.warning ?? 'no reason given'}`);
     } else {
       const saved = !p.pagesSaved ? '' : p.pagesSaved > 0 ? `, ${p.pagesSaved} fewer than a full walk` : `, ${-p.pagesSaved} more than a full walk`;
       line(io.stderr, `classify-sync: project ${label} ${p.status} (${p.apiVersion}, ${p.mode}): ${p.pages} pages${saved}, ${p.jobsSeen} jobs `
@@ -185,6 +207,11 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
         line(io.stderr, `classify-sync: migrations applied to ${database.description}`);
         return EXIT.ok;
       }
+      case 'worker': {
+        const config = loadConfig(overridesFrom(flags), io.env);
+        const { runWorkerCommand } = await import('./worker.ts');
+        return await runWorkerCommand(config, { runNow: flags['run-now'] ?? false, openDatabase }, io);
+      }
       case 'demo': {
         const { runDemo } = await import('./demo.ts');
         return await runDemo(overridesFrom(flags), io);
@@ -206,6 +233,10 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
 }
 
 // `node dist/cli.js …` (the container image) runs the CLI directly; bin/classify-sync.js imports main().
+// Not awaited at top level: this module must finish evaluating, or the modules it imports lazily that
+// import it back (demo.ts) would wait on it forever (Node exits 13, "unsettled top-level await").
 if (process.argv[1] && import.meta.url === (await import('node:url')).pathToFileURL(process.argv[1]).href) {
-  process.exitCode = await main(process.argv.slice(2), { env: process.env, stdout: process.stdout, stderr: process.stderr });
+  void main(process.argv.slice(2), { env: process.env, stdout: process.stdout, stderr: process.stderr }).then((code) => {
+    process.exitCode = code;
+  });
 }

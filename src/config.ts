@@ -1,6 +1,7 @@
 // Reads the config file and the environment ONCE into a frozen, validated Config.
 // This is the only module that looks at environment variables: everything else is handed a Config.
 import { readFileSync } from 'node:fs';
+import cron from 'node-cron';
 import { z } from 'zod';
 
 export const DEFAULT_BASE_URL = 'https://api.cloud.llamaindex.ai';
@@ -14,6 +15,7 @@ export class ConfigError extends Error {
 }
 
 const SECOND = 1000;
+export const DEFAULT_SCHEDULE = '0 2 * * *';
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 const projectSchema = z.strictObject({
@@ -33,6 +35,22 @@ const retrySchema = z.strictObject({
   /** Budget of wall time for one request including its retries. */
   maxElapsedMs: z.number().int().min(0).default(5 * 60 * SECOND),
 });
+
+/** A cron expression node-cron accepts (5 fields, or 6 with seconds first); the error says which field is wrong. */
+const cronSchema = z.string().superRefine((expression, ctx) => {
+  const problem = cron.validateDetailed(expression).errors[0];
+  if (problem) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(expression)} is not a cron expression (${problem.message}): use e.g. "${DEFAULT_SCHEDULE}"` });
+});
+
+/** An IANA time zone name, as Intl (and so node-cron) knows it. */
+const timezoneSchema = z.string().refine((zone) => {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}, { error: (issue) => `${JSON.stringify(issue.input)} is not a time zone: use an IANA name, e.g. UTC or Europe/Berlin` });
 
 /** The config file, as documented in config/classify-sync.example.json. */
 export const fileSchema = z.strictObject({
@@ -56,6 +74,15 @@ export const fileSchema = z.strictObject({
   fullRefreshDays: z.number().min(0).max(366).default(7),
   pgliteDir: z.string().min(1).default(DEFAULT_PGLITE_DIR),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // worker (see docs/worker.md)
+  schedule: cronSchema.default(DEFAULT_SCHEDULE),
+  timezone: timezoneSchema.default('UTC'),
+  /** Port of /healthz and /metrics; unset: no HTTP server. 0 picks a free port (it is logged). */
+  metricsPort: z.number().int().min(0).max(65_535).optional(),
+  /** /healthz answers 503 when a project's last successful sync is older than this. */
+  staleAfterHours: z.number().positive().default(36),
+  /** How long a stop request may take (the page being stored commits) before the worker exits anyway. */
+  shutdownTimeoutMs: z.number().int().min(0).default(30 * SECOND),
 });
 export type FileConfig = z.infer<typeof fileSchema>;
 
@@ -92,9 +119,19 @@ export interface ConfigOverrides {
   databaseUrl?: string | undefined;
   pgliteDir?: string | undefined;
   logLevel?: string | undefined;
+  schedule?: string | undefined;
+  timezone?: string | undefined;
+  metricsPort?: number | undefined;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
+
+/** The environment variable behind each setting the environment may set (named in errors). */
+const ENV_OF: Readonly<Record<string, string>> = {
+  schedule: 'CLASSIFY_SYNC_SCHEDULE',
+  timezone: 'CLASSIFY_SYNC_TIMEZONE',
+  metricsPort: 'CLASSIFY_SYNC_METRICS_PORT',
+};
 
 function formatIssues(error: z.ZodError, where: string): string {
   const issue = error.issues[0];
@@ -148,14 +185,28 @@ export function loadConfig(overrides: ConfigOverrides, env: Env): Config {
   if (!parsed.success) throw new ConfigError(`${formatIssues(parsed.error, where)} (see config/classify-sync.example.json)`);
   const file = parsed.data;
 
+  // The worker's settings may come from the environment (containers), between the file and the flags.
+  const envLayer = {
+    ...(env.CLASSIFY_SYNC_SCHEDULE && { schedule: env.CLASSIFY_SYNC_SCHEDULE }),
+    ...(env.CLASSIFY_SYNC_TIMEZONE && { timezone: env.CLASSIFY_SYNC_TIMEZONE }),
+    ...(env.CLASSIFY_SYNC_METRICS_PORT && {
+      metricsPort: /^\d+$/.test(env.CLASSIFY_SYNC_METRICS_PORT) ? Number(env.CLASSIFY_SYNC_METRICS_PORT) : env.CLASSIFY_SYNC_METRICS_PORT,
+    }),
+  };
+  const fromEnv = fileSchema.safeParse({ ...file, ...envLayer });
+  if (!fromEnv.success) throw new ConfigError(formatIssues(fromEnv.error, 'environment').replace(/^environment: (\w+)/, (_, key: string) => `environment ${ENV_OF[key] ?? key}`));
+
   // Flags are validated by the same schema as the file, so their errors read alike.
   const flagged = fileSchema.safeParse({
-    ...file,
+    ...fromEnv.data,
     ...(overrides.api !== undefined && { api: overrides.api }),
     ...(overrides.pageSize !== undefined && { pageSize: overrides.pageSize }),
     ...(overrides.concurrency !== undefined && { concurrency: overrides.concurrency }),
     ...(overrides.pgliteDir !== undefined && { pgliteDir: overrides.pgliteDir }),
     ...(overrides.logLevel !== undefined && { logLevel: overrides.logLevel }),
+    ...(overrides.schedule !== undefined && { schedule: overrides.schedule }),
+    ...(overrides.timezone !== undefined && { timezone: overrides.timezone }),
+    ...(overrides.metricsPort !== undefined && { metricsPort: overrides.metricsPort }),
   });
   if (!flagged.success) {
     const issue = flagged.error.issues[0];
@@ -172,8 +223,10 @@ export function loadConfig(overrides: ConfigOverrides, env: Env): Config {
   const databaseUrl = overrides.databaseUrl ?? (env.DATABASE_URL || undefined);
   const organizationId = overrides.organizationId ?? file.organizationId;
 
-  const projectSpecs = overrides.projects && overrides.projects.length > 0
-    ? overrides.projects.map((id) => ({ id }) as z.infer<typeof projectSchema>)
+  const envProjects = (env.CLASSIFY_SYNC_PROJECTS ?? '').split(',').map((id) => id.trim()).filter((id) => id.length > 0);
+  const projectIds = overrides.projects && overrides.projects.length > 0 ? overrides.projects : envProjects;
+  const projectSpecs = projectIds.length > 0
+    ? projectIds.map((id) => ({ id }) as z.infer<typeof projectSchema>)
     : file.projects;
   const projects = projectSpecs.map((p): ProjectConfig => {
     const apiKeyEnv = p.apiKeyEnv ?? DEFAULT_API_KEY_ENV;

@@ -6,6 +6,7 @@ import pRetry from 'p-retry';
 import type { ApiVersion, Config, ProjectConfig } from './config.ts';
 import type { Database } from './db/connect.ts';
 import { isRetryableDbError } from './db/errors.ts';
+import { abandonDeadRuns, projectLockKey, projectsSyncedSince, runLockKey, skipProject } from './db/runs.ts';
 import {
   beginWalk, completeWalk, finishProject, finishRun, loadWalkState, startProject, startRun, storePage,
   type PageCounts, type RunStatus, type WalkKind,
@@ -45,13 +46,28 @@ export interface SyncOptions {
   onProgress?: ((progress: Progress) => void) | undefined;
   /** Epoch ms now: walk times and the incremental/full schedule follow it (tests pass a fake one). */
   clock?: () => number;
+  /**
+   * Skip a project that some run already synced successfully in a sync started at or after this time
+   * (the worker passes its schedule slot, so replicas firing on the same slot sync each project once).
+   */
+  skipSyncedSince?: Date | undefined;
+  /** Told about requests, retries and stored pages as they happen (the worker's metrics). */
+  observer?: SyncObserver | undefined;
+}
+
+/** What a run reports while it goes; `status` is the HTTP status, or the error kind when there was none. */
+export interface SyncObserver {
+  request?(event: { projectId: string; status: string; durationMs: number }): void;
+  retry?(event: { projectId: string; status: string }): void;
+  page?(event: { projectId: string; counts: PageCounts }): void;
 }
 
 export interface ProjectResult extends Omit<PageCounts, 'jobsSeen'> {
   projectId: string;
   name: string | undefined;
   apiVersion: ApiVersion;
-  status: 'succeeded' | 'failed' | 'cancelled';
+  /** skipped: another process was syncing it, or had synced it since `skipSyncedSince` (why: `warning`). */
+  status: 'succeeded' | 'failed' | 'cancelled' | 'skipped';
   mode: SyncMode;
   /** What was walked: only a full walk marks deletions. */
   kind: WalkKind;
@@ -120,28 +136,66 @@ async function forEachBounded<T>(items: readonly T[], limit: number, fn: (item: 
 }
 
 export async function runSync(options: SyncOptions): Promise<RunResult> {
-  const { config, database, trigger } = options;
   const runId = randomUUID();
+  // The run holds its own advisory lock while it lives: how a later run tells it died (see db/runs.ts).
+  const held = await options.database.tryWithLock(runLockKey(runId), () => syncRun(options, runId));
+  if (!held.acquired) throw new Error(`the lock of new run ${runId} is taken (a hash collision): run again`);
+  return held.value;
+}
+
+async function syncRun(options: SyncOptions, runId: string): Promise<RunResult> {
+  const { config, database, trigger } = options;
   const log = options.log.child({ runId });
   const now = options.clock ?? Date.now;
   log.info({ trigger, projects: config.projects.length, database: database.description, api: config.api }, 'run started');
   await startRun(database.db, { id: runId, trigger, projects: config.projects.length, host: hostname(), pid: process.pid });
+  for (const dead of await abandonDeadRuns(database, runId)) {
+    log.warn({ abandonedRunId: dead.id, host: dead.host, pid: dead.pid, startedAt: dead.startedAt },
+      'marked a run abandoned: its process died; its walks resume from their saved page tokens');
+  }
 
   const warned = new Set<string>();
   const results: ProjectResult[] = [];
   await forEachBounded(config.projects, config.concurrency, async (project) => {
-    results.push(await syncProject(project));
+    results.push(await syncLockedProject(project));
   });
 
   const failed = results.filter((r) => r.status === 'failed').length;
+  const ran = results.filter((r) => r.status !== 'skipped').length;
   const status: RunStatus = options.signal?.aborted ? 'cancelled'
-    : failed === 0 ? 'succeeded' : failed === results.length ? 'failed' : 'partial';
+    : ran === 0 && results.length > 0 ? 'skipped'
+      : failed === 0 ? 'succeeded' : failed === ran ? 'failed' : 'partial';
   await finishRun(database.db, runId, status);
   log.info({ status, failed, projects: results.length }, 'run finished');
   // Report in configuration order, whatever order projects finished in.
   const order = new Map(config.projects.map((p, i) => [p.id, i]));
   results.sort((a, b) => (order.get(a.projectId) ?? 0) - (order.get(b.projectId) ?? 0));
   return { runId, status, projects: results };
+
+  /**
+   * Syncs a project under its advisory lock, so no two processes (worker replicas, a `sync` next to a
+   * worker) walk it at once; a project whose lock is taken is skipped and recorded as such.
+   */
+  async function syncLockedProject(project: ProjectConfig): Promise<ProjectResult> {
+    const held = await database.tryWithLock(projectLockKey(project.id), async () => {
+      const since = options.skipSyncedSince;
+      if (since && (await projectsSyncedSince(database.db, [project.id], since)).has(project.id)) {
+        return skipped(project, `another run already synced this project since ${since.toISOString()}`);
+      }
+      return syncProject(project);
+    });
+    return held.acquired ? held.value : skipped(project, 'another process is syncing this project now (it holds the project lock)');
+  }
+
+  async function skipped(project: ProjectConfig, reason: string): Promise<ProjectResult> {
+    await skipProject(database.db, { runId, projectId: project.id, reason });
+    log.info({ projectId: project.id, reason }, 'project skipped');
+    return {
+      projectId: project.id, name: project.name, apiVersion: config.api === 'v1' ? 'v1' : 'v2', status: 'skipped',
+      mode: 'full', kind: 'full', pagesSaved: undefined, pages: 0, jobsSeen: 0, inserted: 0, updated: 0, unchanged: 0, deleted: 0, rejects: 0, retries: 0,
+      error: undefined, warning: reason,
+    };
+  }
 
   async function syncProject(project: ProjectConfig): Promise<ProjectResult> {
     const plog = log.child({ projectId: project.id });
@@ -162,12 +216,16 @@ export async function runSync(options: SyncOptions): Promise<RunResult> {
       const apiKey = project.apiKey;
       const onRetry = ({ attempt, error, waitMs }: RetryEvent) => {
         pendingRetries += 1;
+        options.observer?.retry?.({ projectId: project.id, status: String(error.status ?? error.kind) });
         plog.warn({ attempt, status: error.status, kind: error.kind, waitMs, err: error.message }, 'request failed, retrying');
       };
 
+      const onResponse = ({ status, durationMs }: { status: string; durationMs: number }) =>
+        options.observer?.request?.({ projectId: project.id, status, durationMs });
+
       if (config.api === 'auto') {
         try {
-          const detection = await detectApiVersion(config, { ...project, apiKey }, { signal: options.signal, onRetry });
+          const detection = await detectApiVersion(config, { ...project, apiKey }, { signal: options.signal, onRetry, onResponse });
           apiVersion = detection.version;
           result.apiVersion = apiVersion;
           const previous = await rememberDetectedVersion(database.db, project.id, apiVersion, isoNow());
@@ -195,7 +253,8 @@ export async function runSync(options: SyncOptions): Promise<RunResult> {
 
       /** Walks one list (the project, or the part of it `filter` selects), storing page by page; false when stopped. */
       const walk = async (filter: ListFilter | undefined, startToken: string | undefined, pagesBefore: number, checkpoint: boolean): Promise<boolean> => {
-        const fetchPage = projectPageFetcher(config, { ...project, apiKey }, apiVersion, { signal: options.signal, onRetry, filter });
+        const fetchPage = projectPageFetcher(config, { ...project, apiKey }, apiVersion, {
+signal: options.signal, onRetry, filter, onResponse });
         for await (const page of pages(fetchPage, { startToken, pagesBefore, maxPages: config.maxPages })) {
           if (options.signal?.aborted) return false;
           const normalized = normalizePage(page.items, { projectId: project.id, organizationId: project.organizationId, apiVersion });
@@ -220,6 +279,7 @@ export async function runSync(options: SyncOptions): Promise<RunResult> {
               if (isRetryableDbError(error)) plog.warn({ attempt: attemptNumber, err: (error as Error).message }, 'page transaction failed, retrying');
             },
           });
+          options.observer?.page?.({ projectId: project.id, counts });
           result.pages += 1;
           result.retries += retries;
           result.jobsSeen += counts.jobsSeen;

@@ -46,17 +46,19 @@ export interface ConnectOptions {
   pgliteDir: string;
   /** Pool size for Postgres; a sync needs about one per project in parallel plus one per lock. */
   maxConnections?: number | undefined;
+  /** How its sessions are named in pg_stat_activity (default classify-sync). */
+  applicationName?: string | undefined;
 }
 
 export async function connect(options: ConnectOptions): Promise<Database> {
   return options.databaseUrl
-    ? connectPostgres(options.databaseUrl, options.maxConnections ?? 10)
+    ? connectPostgres(options.databaseUrl, options.maxConnections ?? 10, options.applicationName ?? 'classify-sync')
     : connectPglite(options.pgliteDir);
 }
 
-async function connectPostgres(url: string, max: number): Promise<Database> {
+async function connectPostgres(url: string, max: number, applicationName: string): Promise<Database> {
   const description = redactUrl(url);
-  const pool = new pg.Pool({ connectionString: url, max, application_name: 'classify-sync' });
+  const pool = new pg.Pool({ connectionString: url, max, application_name: applicationName });
   // An idle client dropped by the server must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
   try {

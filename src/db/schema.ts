@@ -86,7 +86,7 @@ export const syncRuns = pgTable('sync_runs', {
   id: uuid('id').primaryKey(),
   /** sync | backfill | worker | demo */
   trigger: text('trigger').notNull(),
-  /** running | succeeded | partial | failed | cancelled | abandoned */
+  /** running | succeeded | partial | failed | cancelled | abandoned (its process died) | skipped (every project was) */
   status: text('status').notNull(),
   startedAt: tstz('started_at').notNull().defaultNow(),
   finishedAt: tstz('finished_at'),
@@ -112,7 +112,7 @@ export const syncRunProjects = pgTable('sync_run_projects', {
   apiVersion: text('api_version'),
   /** full | incremental | resume (of a full or incremental walk) */
   mode: text('mode'),
-  /** running | succeeded | failed | cancelled | skipped */
+  /** running | succeeded | failed | cancelled | skipped (why: in `warning`) | abandoned (its process died) */
   status: text('status').notNull(),
   startedAt: tstz('started_at').notNull().defaultNow(),
   finishedAt: tstz('finished_at'),

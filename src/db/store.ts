@@ -292,8 +292,9 @@ export async function completeWalk(db: Db, input: CompleteWalkInput): Promise<Co
 
 // ---- run bookkeeping ----
 
-export type RunStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'cancelled' | 'abandoned';
-export type ProjectStatus = 'running' | 'succeeded' | 'failed' | 'cancelled' | 'skipped';
+/** `skipped`: every project was skipped (another process held its lock or had already synced it). */
+export type RunStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'cancelled' | 'abandoned' | 'skipped';
+export type ProjectStatus = 'running' | 'succeeded' | 'failed' | 'cancelled' | 'skipped' | 'abandoned';
 
 export async function startRun(db: Db, run: { id: string; trigger: string; projects: number; host: string; pid: number }): Promise<void> {
   await db.insert(syncRuns).values({ ...run, status: 'running' });

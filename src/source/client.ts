@@ -1,6 +1,6 @@
 // The LlamaCloud list client: one function that fetches one page of one project, with retries.
 import type { ApiVersion, Config, ProjectConfig } from '../config.ts';
-import { getJson } from './http.ts';
+import { ApiError, getJson } from './http.ts';
 import { parsePage, type Page, type PageParams } from './page.ts';
 import { withRetry, type RetryEvent } from './retry.ts';
 import { v1PageUrl } from './v1.ts';
@@ -20,6 +20,8 @@ export interface FetchPageOptions {
   filter?: ListFilter | undefined;
   /** Overrides config.pageSize (the version probe asks for one item). */
   pageSize?: number | undefined;
+  /** Called after every HTTP attempt: its status (or error kind when none came back) and duration. */
+  onResponse?: ((event: { status: string; durationMs: number }) => void) | undefined;
 }
 
 export type FetchPage = (token: string | undefined) => Promise<Page>;
@@ -42,12 +44,23 @@ export function projectPageFetcher(
       pageToken: token,
     }, options.filter);
     return withRetry(
-      async () => parsePage(await getJson(url, {
-        apiKey: project.apiKey,
-        timeoutMs: config.requestTimeoutMs,
-        maxBytes: config.maxResponseBytes,
-        signal: options.signal,
-      })),
+      async () => {
+        const started = performance.now();
+        let status = '200';
+        try {
+          return parsePage(await getJson(url, {
+            apiKey: project.apiKey,
+            timeoutMs: config.requestTimeoutMs,
+            maxBytes: config.maxResponseBytes,
+            signal: options.signal,
+          }));
+        } catch (error) {
+          status = error instanceof ApiError ? String(error.status ?? error.kind) : 'aborted';
+          throw error;
+        } finally {
+          options.onResponse?.({ status, durationMs: performance.now() - started });
+        }
+      },
       config.retry,
       options,
     );

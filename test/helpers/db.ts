@@ -79,7 +79,8 @@ export async function openTestDatabase(backend: Backend): Promise<TestDatabase> 
     };
   }
   const { url, drop } = await createPostgresDatabase();
-  const database = await connect({ databaseUrl: url, pgliteDir: 'unused' });
+  // Named apart from the code under test, so tests can tell a worker's sessions from their own.
+  const database = await connect({ databaseUrl: url, pgliteDir: 'unused', applicationName: 'classify-sync-test' });
   await database.migrate();
   return {
     database,

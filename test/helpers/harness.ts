@@ -10,8 +10,7 @@ import type { TestDatabase } from './db.ts';
 
 export function testConfig(sim: Simulator, overrides: ConfigOverrides & { env?: Record<string, string> } = {}): Config {
   const { env, ...rest } = overrides;
-  // v1 unless a test says otherwise: the v1 suites compare against the simulator's v1 data set.
-  const config = loadConfig({ baseUrl: sim.url, api: 'v1', ...rest }, { LLAMA_CLOUD_API_KEY: sim.apiKey, ...env });
+    const config = loadConfig({ baseUrl: sim.url, ...rest }, { LLAMA_CLOUD_API_KEY: sim.apiKey, ...env });
   return Object.freeze({
     ...config,
     requestTimeoutMs: 2000,

@@ -1,4 +1,4 @@
-// The core sync end to end: simulator → runSync → rows, on real Postgres and on embedded PGlite.
+// The core sync end to end over v1: simulator → runSync → rows, on real Postgres and on embedded PGlite.
 import { sql } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { queryRows } from '../../src/db/connect.ts';
@@ -40,7 +40,7 @@ describe.each(backends)('sync on %s', (backend) => {
   });
 
   it('stores every page of every project, rules and parsing settings included', async () => {
-    const result = await sync(testConfig(sim, { projects: [A, B], pageSize: 25 }), tdb);
+    const result = await sync(testConfig(sim, { api: 'v1', projects: [A, B], pageSize: 25 }), tdb);
     expect(result.status).toBe('succeeded');
     const db = tdb.database.db;
     for (const id of [A, B]) expect(await storedRaw(db, id)).toEqual(expectedRaw(sim, id));
@@ -67,7 +67,7 @@ describe.each(backends)('sync on %s', (backend) => {
 
   it('converges through API faults and counts the retries', async () => {
     sim.setFaults({ rate: 0.3, kinds: ['429', '500', '502', '503', 'reset', 'truncated'], retryAfterSeconds: 0.01 });
-    const result = await sync(testConfig(sim, { projects: [A, B], pageSize: 20 }), tdb);
+    const result = await sync(testConfig(sim, { api: 'v1', projects: [A, B], pageSize: 20 }), tdb);
     expect(result.status).toBe('succeeded');
     for (const id of [A, B]) expect(await storedRaw(tdb.database.db, id)).toEqual(expectedRaw(sim, id));
     const retries = result.projects.reduce((n, p) => n + p.retries, 0);
@@ -78,7 +78,7 @@ describe.each(backends)('sync on %s', (backend) => {
   });
 
   it('fails a forbidden project and a wrong key clearly while the others are stored', async () => {
-    const config = testConfig(sim, {
+    const config = testConfig(sim, { api: 'v1',
       configFile: undefined,
       projects: [A, FORBIDDEN],
     });
@@ -89,7 +89,7 @@ describe.each(backends)('sync on %s', (backend) => {
     expect(forbidden?.error).toMatch(/HTTP 403 .*LLAMA_CLOUD_API_KEY/);
     expect((await storedRaw(tdb.database.db, A)).size).toBe(230);
 
-    const wrong = await sync(testConfig(sim, { projects: [B], env: { LLAMA_CLOUD_API_KEY: 'wrong-key-123' } }), tdb);
+    const wrong = await sync(testConfig(sim, { api: 'v1', projects: [B], env: { LLAMA_CLOUD_API_KEY: 'wrong-key-123' } }), tdb);
     expect(wrong.status).toBe('failed');
     expect(wrong.projects[0]?.error).toMatch(/HTTP 401 Invalid authentication token: check LLAMA_CLOUD_API_KEY/);
     expect(wrong.projects[0]?.error).not.toContain('wrong-key-123');
@@ -100,7 +100,7 @@ describe.each(backends)('sync on %s', (backend) => {
     sim.insertRawItem(B, { id: 'bad-1', project_id: B, rules: 'not a list', status: 'SUCCESS', user_id: 'u' });
     sim.insertRawItem(B, { project_id: B, rules: [], status: 'SUCCESS', user_id: 'u', note: 'no id' });
     sim.insertRawItem(B, 'just a string');
-    const result = await sync(testConfig(sim, { projects: [B], pageSize: 100 }), tdb);
+    const result = await sync(testConfig(sim, { api: 'v1', projects: [B], pageSize: 100 }), tdb);
     expect(result.projects[0]).toMatchObject({ status: 'succeeded', rejects: 3, inserted: 57 });
     const rejects = await queryRows<{ reason: string; payload: string; project_id: string }>(tdb.database.db,
       sql`SELECT reason, payload, project_id FROM sync_rejects ORDER BY id`);
@@ -117,7 +117,7 @@ describe.each(backends)('sync on %s', (backend) => {
       if (pageIndex === 1) return { ...body, items: [...body.items, { ...second }] };
       return undefined;
     });
-    const result = await sync(testConfig(sim, { projects: [B], pageSize: 20 }), tdb);
+    const result = await sync(testConfig(sim, { api: 'v1', projects: [B], pageSize: 20 }), tdb);
     expect(result.status).toBe('succeeded');
     const [row] = await queryRows<{ status: string; error_message: string }>(tdb.database.db, sql`SELECT status, error_message FROM classify_jobs WHERE id = ${first.id}`);
     expect(row).toBeDefined();
@@ -125,7 +125,7 @@ describe.each(backends)('sync on %s', (backend) => {
   });
 
   it('applies upstream changes on the next sync: updates, removed rules, deletions, and reappearance', async () => {
-    const config = testConfig(sim, { projects: [A], pageSize: 50 });
+    const config = testConfig(sim, { api: 'v1', projects: [A], pageSize: 50 });
     await sync(config, tdb);
     const [changed, trimmed, removed] = sim.jobs(A) as [V1Job, V1Job, V1Job];
     sim.upsertJob(A, { ...changed, status: 'ERROR', error_message: 'Document could not be parsed' });
@@ -151,20 +151,20 @@ describe.each(backends)('sync on %s', (backend) => {
   });
 
   it('never marks deletions when the API suddenly returns an empty project, unless told to', async () => {
-    await sync(testConfig(sim, { projects: [B] }), tdb);
+    await sync(testConfig(sim, { api: 'v1', projects: [B] }), tdb);
     for (const job of sim.jobs(B)) sim.removeJob(B, job.id);
-    const result = await sync(testConfig(sim, { projects: [B] }), tdb);
+    const result = await sync(testConfig(sim, { api: 'v1', projects: [B] }), tdb);
     expect(result.projects[0]?.deleted).toBe(0);
     expect(result.projects[0]?.warning).toMatch(/deletions skipped.*--allow-mass-delete/);
     expect(await count(tdb.database.db, sql`SELECT count(*) AS n FROM classify_jobs WHERE deleted_at IS NULL`)).toBe(57);
     expect(await queryRows(tdb.database.db, sql`SELECT warning IS NOT NULL AS warned FROM sync_run_projects WHERE project_id = ${B} ORDER BY started_at DESC LIMIT 1`)).toEqual([{ warned: true }]);
 
-    const forced = await sync(testConfig(sim, { projects: [B], allowMassDelete: true }), tdb);
+    const forced = await sync(testConfig(sim, { api: 'v1', projects: [B], allowMassDelete: true }), tdb);
     expect(forced.projects[0]?.deleted).toBe(57);
   });
 
   it('resumes an interrupted walk from its saved page token and converges', async () => {
-    const config = testConfig(sim, { projects: [A], pageSize: 10 });
+    const config = testConfig(sim, { api: 'v1', projects: [A], pageSize: 10 });
     await sync(config, tdb);
     const controller = new AbortController();
     const first = await sync(config, tdb, {
@@ -192,7 +192,7 @@ describe.each(backends)('sync on %s', (backend) => {
 
   it('restarts from the first page when the API refuses the saved token', async () => {
     const controller = new AbortController();
-    const config = testConfig(sim, { projects: [A], pageSize: 10 });
+    const config = testConfig(sim, { api: 'v1', projects: [A], pageSize: 10 });
     await sync(config, tdb, { signal: controller.signal, onProgress: (p) => { if (p.pages === 3) controller.abort(); } });
     sim.invalidateTokens();
     const result = await sync(config, tdb);
@@ -206,7 +206,7 @@ describe.each(backends)('sync on %s', (backend) => {
       if (pageIndex === 0) firstToken = body.next_page_token;
       return pageIndex >= 1 ? { ...body, next_page_token: firstToken } : undefined;
     });
-    const result = await sync(testConfig(sim, { projects: [A], pageSize: 10 }), tdb);
+    const result = await sync(testConfig(sim, { api: 'v1', projects: [A], pageSize: 10 }), tdb);
     expect(result.projects[0]?.status).toBe('failed');
     expect(result.projects[0]?.error).toMatch(/token loop/);
     // The page that repeats a token is not stored; the next sync starts the walk over.
@@ -222,7 +222,7 @@ describe('a repeat sync with nothing changed upstream (real Postgres)', () => {
     const tdb = await openTestDatabase('postgres');
     const sim = await startSimulator({ projects: [{ id: A, jobs: 300 }], now: NOW });
     try {
-      const config = testConfig(sim, { projects: [A] });
+      const config = testConfig(sim, { api: 'v1', projects: [A] });
       await sync(config, tdb);
       const db = tdb.database.db;
       const tables = ['classify_jobs', 'classify_job_rules', 'classify_job_parsing_settings', 'classify_job_status_changes'];
