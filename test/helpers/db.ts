@@ -21,7 +21,7 @@ export function postgresReachable(): Promise<boolean> {
       return true;
     } catch (error) {
       const message = `Postgres at ${TEST_DATABASE_URL} is unreachable (${(error as Error).message})`;
-      if (inCi) throw new Error(`${message}: CI needs it (start it, or set TEST_DATABASE_URL)`);
+      if (inCi) throw new Error(`${message}: CI needs it (start it, or set TEST_DATABASE_URL)`, { cause: error });
       process.stderr.write(`\n!! ${message}: Postgres suites are SKIPPED; set TEST_DATABASE_URL to run them.\n\n`);
       return false;
     }
