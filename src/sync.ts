@@ -10,6 +10,7 @@ import {
   beginWalk, completeWalk, finishProject, finishRun, loadWalkState, startProject, startRun, storePage,
   type PageCounts, type RunStatus,
 } from './db/store.ts';
+import { refreshReportingViews } from './db/views.ts';
 import { scrub, type Logger } from './log.ts';
 import { normalizePage } from './normalize.ts';
 import { projectPageFetcher } from './source/client.ts';
@@ -112,6 +113,15 @@ export async function runSync(options: SyncOptions): Promise<RunResult> {
   await forEachBounded(config.projects, config.concurrency, async (project) => {
     results.push(await syncProject(project));
   });
+
+  // A run that stored no change leaves the materialized views as they are.
+  if (!options.signal?.aborted && results.some((r) => r.inserted + r.updated + r.deleted > 0)) {
+    const refreshStarted = now();
+    await refreshReportingViews(database.db).then(
+      () => log.info({ elapsedMs: now() - refreshStarted }, 'reporting views refreshed'),
+      (error: unknown) => log.warn({ err: (error as Error).message }, 'reporting views not refreshed; the next run that stores a change refreshes them'),
+    );
+  }
 
   const failed = results.filter((r) => r.status === 'failed').length;
   const status: RunStatus = options.signal?.aborted ? 'cancelled'
