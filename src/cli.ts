@@ -22,11 +22,12 @@ Commands:
   sync        one pass over the configured projects; resumes interrupted walks from their saved page token
   backfill    one pass from the first page of every project (--resume continues from saved tokens)
   migrate     apply pending database migrations
+  report      job outcomes from the database: per project, daily trend, top errors, rule types, freshness
   demo        sync a bundled LlamaCloud simulator into an embedded database and print a summary
   simulator   run the bundled LlamaCloud simulator as a standalone server (see --help there)
 
 Flags:
-  --project <id>         project to sync (repeatable; replaces the configured list)
+  --project <id>         project to sync or report on (repeatable; replaces the configured list)
   --organization <id>    organization id sent with every request
   --api <v1>             API version to speak (default from config: v1)
   --config <file>        JSON config file (default: $CLASSIFY_SYNC_CONFIG)
@@ -37,6 +38,11 @@ Flags:
   --pglite-dir <dir>     embedded database directory when DATABASE_URL is unset (default ./data/pglite)
   --log-level <level>    fatal|error|warn|info|debug|trace|silent (default info)
   -h, --help             show this help
+
+Report flags (with --project, --config, --pglite-dir, --log-level):
+  --since <when>         jobs created since: 12h, 7d, 2w, or a date like 2026-01-01 (UTC) (default 30d)
+  --format <format>      table (default) | json | csv | html (one self-contained page)
+  --out <file>           write the report to a file instead of stdout
 
 Environment:
   LLAMA_CLOUD_API_KEY    API key (default for every project; a project may name its own apiKeyEnv)
@@ -60,6 +66,17 @@ const FLAGS = {
   'pglite-dir': { type: 'string' },
   'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
+const REPORT_FLAGS = {
+  project: FLAGS.project,
+  config: FLAGS.config,
+  'pglite-dir': FLAGS['pglite-dir'],
+  'log-level': FLAGS['log-level'],
+  help: FLAGS.help,
+  since: { type: 'string' },
+  format: { type: 'string' },
+  out: { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
 type Flags = ReturnType<typeof parseArgs<{ options: typeof FLAGS; allowPositionals: true }>>['values'];
@@ -164,6 +181,15 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       const { runSimulatorCli } = await import('./simulator/main.ts');
       await runSimulatorCli([...rest]);
       return EXIT.ok;
+    }
+    if (command === 'report') {
+      const { values } = parseArgs({ args: [...rest], options: REPORT_FLAGS, allowPositionals: false, strict: true });
+      if (values.help) {
+        line(io.stdout, USAGE);
+        return EXIT.ok;
+      }
+      const { runReport } = await import('./report/command.ts');
+      return await runReport(values, io);
     }
     const { values: flags } = parseArgs({ args: [...rest], options: FLAGS, allowPositionals: false, strict: true });
     if (flags.help) {
