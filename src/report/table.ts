@@ -67,15 +67,16 @@ export function renderTable(report: Report, options: TableOptions = {}): string 
   }
 
   const perProject = options.short ? 3 : 5;
-  for (const project of report.projects) {
+  out.push(`\nTop errors (up to ${perProject} per project; ids and numbers in messages shown as <uuid>, <hex>, <n>)`);
+  for (const [i, project] of report.projects.entries()) {
     const errors = report.top_errors.filter((e) => e.project_id === project.project_id && e.rank <= perProject);
-    section(`Top errors: ${label(project.project_id)} (ids and numbers shown as <uuid>, <hex>, <n>)`, errors.length === 0
-      ? '(no error messages in the window)'
+    out.push(`${i === 0 ? '' : '\n'}${label(project.project_id)}:`, errors.length === 0
+      ? '  (no error messages in the window)'
       : textTable(
         [{ header: '#', align: 'right' }, { header: 'jobs', align: 'right' }, { header: 'outcome' }, { header: 'last seen' },
           { header: 'error', max: 100 }],
         errors.map((e) => [String(e.rank), count(e.jobs), e.outcome, when(e.last_seen).slice(0, 10), e.error_pattern]),
-      ));
+      ).replace(/^/gm, '  '));
   }
 
   for (const project of options.short ? [] : report.projects) {
