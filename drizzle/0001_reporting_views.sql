@@ -1,5 +1,6 @@
 CREATE INDEX "classify_jobs_live_project_created_idx" ON "classify_jobs" USING btree ("project_id","created_at","outcome","updated_at") WHERE deleted_at IS NULL;--> statement-breakpoint
 CREATE INDEX "classify_jobs_live_created_idx" ON "classify_jobs" USING btree ("created_at","project_id","outcome","updated_at") WHERE deleted_at IS NULL;--> statement-breakpoint
+CREATE INDEX "classify_jobs_in_progress_idx" ON "classify_jobs" USING btree ("created_at") WHERE outcome = 'in_progress' AND deleted_at IS NULL;--> statement-breakpoint
 CREATE VIEW "public"."classify_job_outcomes" AS (SELECT j.id AS job_id, j.project_id, j.outcome, j.status, j.mode,
     j.created_at, j.updated_at,
     (j.created_at AT TIME ZONE 'UTC')::date AS created_day,

@@ -47,6 +47,8 @@ export const classifyJobs = pgTable('classify_jobs', {
   // outcome figures are then index-only scans (EXPLAIN notes in docs/queries.md).
   index('classify_jobs_live_project_created_idx').on(t.projectId, t.createdAt, t.outcome, t.updatedAt).where(sql`deleted_at IS NULL`),
   index('classify_jobs_live_created_idx').on(t.createdAt, t.projectId, t.outcome, t.updatedAt).where(sql`deleted_at IS NULL`),
+  // Jobs still in progress are few: a tiny index makes "stuck for more than a day" instant.
+  index('classify_jobs_in_progress_idx').on(t.createdAt).where(sql`outcome = 'in_progress' AND deleted_at IS NULL`),
 ]);
 
 /** A job's rules, in upstream order. */
