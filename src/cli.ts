@@ -25,11 +25,12 @@ Commands:
   backfill    one full pass from the first page of every project (--resume continues from saved tokens)
   migrate     apply pending database migrations
   worker      stay running and sync on a schedule (see docs/worker.md); SIGTERM/SIGINT stop it cleanly
+  report      job outcomes from the database: per project, daily trend, top errors, rule types, freshness
   demo        sync a bundled LlamaCloud simulator into an embedded database and print a summary
   simulator   run the bundled LlamaCloud simulator as a standalone server (see --help there)
 
 Flags:
-  --project <id>         project to sync (repeatable; replaces the configured list)
+  --project <id>         project to sync or report on (repeatable; replaces the configured list)
   --organization <id>    organization id sent with every request
   --api <auto|v1|v2>     API version to speak (default auto: per project v2, or v1 where v2 is not served)
   --config <file>        JSON config file (default: $CLASSIFY_SYNC_CONFIG)
@@ -47,6 +48,10 @@ Worker flags:
   --timezone <zone>      IANA time zone of the schedule (default UTC)
   --run-now              also sync once at start (else only when a project missed its last slot)
   --metrics-port <port>  serve GET /healthz and GET /metrics on this port (default: off)
+Report flags (with --project, --config, --pglite-dir, --log-level):
+  --since <when>         jobs created since: 12h, 7d, 2w, or a date like 2026-01-01 (UTC) (default 30d)
+  --format <format>      table (default) | json | csv | html (one self-contained page)
+  --out <file>           write the report to a file instead of stdout
 
 Environment:
   LLAMA_CLOUD_API_KEY    API key (default for every project; a project may name its own apiKeyEnv)
@@ -79,6 +84,17 @@ const FLAGS = {
   'run-now': { type: 'boolean' },
   'metrics-port': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
+const REPORT_FLAGS = {
+  project: FLAGS.project,
+  config: FLAGS.config,
+  'pglite-dir': FLAGS['pglite-dir'],
+  'log-level': FLAGS['log-level'],
+  help: FLAGS.help,
+  since: { type: 'string' },
+  format: { type: 'string' },
+  out: { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
 type Flags = ReturnType<typeof parseArgs<{ options: typeof FLAGS; allowPositionals: true }>>['values'];
@@ -189,6 +205,15 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       const { runSimulatorCli } = await import('./simulator/main.ts');
       await runSimulatorCli([...rest]);
       return EXIT.ok;
+    }
+    if (command === 'report') {
+      const { values } = parseArgs({ args: [...rest], options: REPORT_FLAGS, allowPositionals: false, strict: true });
+      if (values.help) {
+        line(io.stdout, USAGE);
+        return EXIT.ok;
+      }
+      const { runReport } = await import('./report/command.ts');
+      return await runReport(values, io);
     }
     const { values: flags } = parseArgs({ args: [...rest], options: FLAGS, allowPositionals: false, strict: true });
     if (flags.help) {

@@ -1,16 +1,18 @@
 // `classify-sync demo`: the bundled simulator in-process → a real sync into an embedded database → a summary.
 // Needs no key, no server and no setup; it never touches DATABASE_URL.
-import { sql } from 'drizzle-orm';
 import type { Io } from './cli.ts';
 import { openDatabase, printResult } from './cli.ts';
 import { loadConfig, type ConfigOverrides } from './config.ts';
-import { queryRows } from './db/connect.ts';
 import { createLogger } from './log.ts';
+import { loadReport } from './report/data.ts';
+import { renderTable } from './report/table.ts';
 import { simProjectId, startSimulator } from './simulator/index.ts';
 import { runSync } from './sync.ts';
 
 const DAY = 86_400_000;
 const DEMO_SEED = 42;
+/** The demo's closing report covers the last 30 days, like `classify-sync report`. */
+const REPORT_DAYS = 30;
 export const DEMO_PGLITE_DIR = './data/demo';
 
 export async function runDemo(overrides: ConfigOverrides, io: Io): Promise<number> {
@@ -44,14 +46,15 @@ export async function runDemo(overrides: ConfigOverrides, io: Io): Promise<numbe
       const result = await runSync({ config: demoConfig, database, log, trigger: 'demo' });
       io.stdout.write(`\nRun ${result.runId}: ${result.status}\n`);
       printResult(result, { ...io, stderr: io.stdout });
-      const outcomes = await queryRows<{ project_id: string; outcome: string; jobs: number }>(database.db, sql`
-        SELECT project_id, outcome, count(*)::int AS jobs FROM classify_jobs
-        WHERE deleted_at IS NULL GROUP BY project_id, outcome ORDER BY project_id, outcome`);
-      io.stdout.write('\nJobs by outcome (SELECT project_id, outcome, count(*) FROM classify_jobs GROUP BY 1, 2):\n');
-      const names = new Map(projects.map((p) => [p.id, p.name]));
-      for (const row of outcomes) {
-        io.stdout.write(`  ${(names.get(row.project_id) ?? row.project_id).padEnd(20)} ${row.outcome.padEnd(12)} ${String(row.jobs).padStart(5)}\n`);
-      }
+      const report = await loadReport(database.db, {
+        projects: projects.map((p) => p.id),
+        since: new Date(Date.now() - REPORT_DAYS * DAY),
+        now: new Date(),
+        names: new Map(projects.map((p) => [p.id, p.name])),
+        database: database.description,
+      });
+      io.stdout.write(`\n${renderTable(report, { short: true })}`);
+      io.stdout.write(`\nThe whole report: npx classify-sync report --pglite-dir ${demoConfig.pgliteDir} (add --format html --out report.html for a page with charts)\n`);
       io.stdout.write(`\nThe failed project above is on purpose: its key may not read it (HTTP 403).\n`
         + `Next: point it at LlamaCloud with LLAMA_CLOUD_API_KEY=… DATABASE_URL=postgres://… npx classify-sync sync --project <id>\n`);
     } finally {

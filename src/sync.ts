@@ -12,6 +12,7 @@ import {
   type PageCounts, type RunStatus, type WalkKind,
 } from './db/store.ts';
 import { jobIdsToRefresh, rememberDetectedVersion } from './db/walks.ts';
+import { refreshReportingViews } from './db/views.ts';
 import { scrub, type Logger } from './log.ts';
 import { normalizePage } from './normalize.ts';
 import { pagesSaved, planWalk, type SyncMode } from './plan.ts';
@@ -159,6 +160,15 @@ async function syncRun(options: SyncOptions, runId: string): Promise<RunResult> 
   await forEachBounded(config.projects, config.concurrency, async (project) => {
     results.push(await syncLockedProject(project));
   });
+
+  // A run that stored no change leaves the materialized views as they are.
+  if (!options.signal?.aborted && results.some((r) => r.inserted + r.updated + r.deleted > 0)) {
+    const refreshStarted = now();
+    await refreshReportingViews(database.db).then(
+      () => log.info({ elapsedMs: now() - refreshStarted }, 'reporting views refreshed'),
+      (error: unknown) => log.warn({ err: (error as Error).message }, 'reporting views not refreshed; the next run that stores a change refreshes them'),
+    );
+  }
 
   const failed = results.filter((r) => r.status === 'failed').length;
   const ran = results.filter((r) => r.status !== 'skipped').length;

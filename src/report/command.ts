@@ -1,0 +1,72 @@
+// `classify-sync report`: the stored jobs' outcomes for people (table, html) and tools (json, csv).
+// Reads the database only (plus pending migrations, like every command); needs no API key.
+import { writeFileSync } from 'node:fs';
+import { pino } from 'pino';
+import { EXIT, openDatabase, type Io } from '../cli.ts';
+import { loadConfig } from '../config.ts';
+import { createLogger } from '../log.ts';
+import { loadReport } from './data.ts';
+import { DEFAULT_SINCE, parseFormat, parseSince, ReportOptionError } from './options.ts';
+import { renderReport } from './render.ts';
+
+export interface ReportFlags {
+  project?: string[] | undefined;
+  config?: string | undefined;
+  'pglite-dir'?: string | undefined;
+  'log-level'?: string | undefined;
+  since?: string | undefined;
+  format?: string | undefined;
+  out?: string | undefined;
+}
+
+export async function runReport(flags: ReportFlags, io: Io, clock: () => number = Date.now): Promise<number> {
+  const now = new Date(clock());
+  let format;
+  let since;
+  try {
+    format = parseFormat(flags.format);
+    since = parseSince(flags.since ?? DEFAULT_SINCE, now);
+  } catch (error) {
+    if (!(error instanceof ReportOptionError)) throw error;
+    io.stderr.write(`classify-sync: ${error.message} (see classify-sync --help)\n`);
+    return EXIT.cannotRun;
+  }
+
+  // Project names come from the config file; --project only narrows the report.
+  const config = loadConfig({ configFile: flags.config, pgliteDir: flags['pglite-dir'], logLevel: flags['log-level'] }, io.env);
+  // Logs go to stderr (quiet unless asked): stdout carries the report.
+  const log = createLogger({
+    level: flags['log-level'] === undefined ? 'warn' : config.logLevel,
+    secrets: config.secrets,
+    destination: pino.destination({ fd: 2, sync: true }),
+  });
+  const database = await openDatabase(config, log);
+  let text: string;
+  try {
+    const report = await loadReport(database.db, {
+      projects: flags.project && flags.project.length > 0 ? [...new Set(flags.project)] : undefined,
+      since,
+      now,
+      names: new Map(config.projects.flatMap((p) => (p.name ? [[p.id, p.name] as const] : []))),
+      database: database.description,
+    });
+    text = renderReport(report, format);
+  } finally {
+    await database.close();
+    log.flush();
+  }
+
+  if (flags.out === undefined) {
+    io.stdout.write(text);
+    return EXIT.ok;
+  }
+  try {
+    writeFileSync(flags.out, text);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    io.stderr.write(`classify-sync: cannot write the report to ${flags.out} (${code}): check --out\n`);
+    return EXIT.cannotRun;
+  }
+  io.stderr.write(`classify-sync: ${format} report written to ${flags.out}\n`);
+  return EXIT.ok;
+}
