@@ -48,6 +48,7 @@ Worker flags:
   --timezone <zone>      IANA time zone of the schedule (default UTC)
   --run-now              also sync once at start (else only when a project missed its last slot)
   --metrics-port <port>  serve GET /healthz and GET /metrics on this port (default: off)
+
 Report flags (with --project, --config, --pglite-dir, --log-level):
   --since <when>         jobs created since: 12h, 7d, 2w, or a date like 2026-01-01 (UTC) (default 30d)
   --format <format>      table (default) | json | csv | html (one self-contained page)
