@@ -59,6 +59,10 @@ async function connectPostgres(url: string, max: number): Promise<Database> {
   const pool = new pg.Pool({ connectionString: url, max, application_name: 'classify-sync' });
   // An idle client dropped by the server must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
+  // Nor a checked-out one: pg-pool listens only while a client is idle, and a connection killed inside a
+  // transaction (pg_terminate_backend, failover) emits 'error' with nobody listening, an uncaught exception.
+  // With this listener its statement fails instead, the pool drops the client, and the page is retried.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   try {
     const client = await pool.connect();
     client.release();
