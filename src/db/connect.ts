@@ -71,6 +71,22 @@ async function connectPostgres(url: string, max: number): Promise<Database> {
     throw new DatabaseError(`database ${description} is unreachable (${(error as Error).message}): check DATABASE_URL and that Postgres is running`);
   }
   const db = drizzlePg(pool, { schema }) as unknown as Db;
+  // drizzle-orm 0.45 sends BEGIN before the try/finally that releases its pooled client, so a BEGIN that
+  // fails (the connection died while idle in the pool) leaks the client for good: the pool shrinks and
+  // pool.end() never returns (drizzle-team/drizzle-orm#6023, #6241). So every transaction runs on a client
+  // checked out here, always released, and destroyed when the transaction failed.
+  db.transaction = async (fn, config) => {
+    const client = await pool.connect();
+    let failure: Error | undefined;
+    try {
+      return await (drizzlePg(client, { schema }) as unknown as Db).transaction(fn, config);
+    } catch (error) {
+      failure = error instanceof Error ? error : new Error(String(error));
+      throw error;
+    } finally {
+      client.release(failure);
+    }
+  };
 
   async function tryWithLock<T>(key: string, fn: () => Promise<T>) {
     const client = await pool.connect();
