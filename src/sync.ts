@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import pRetry from 'p-retry';
 import type { ApiVersion, Config, ProjectConfig } from './config.ts';
 import type { Database } from './db/connect.ts';
-import { isRetryableDbError } from './db/errors.ts';
+import { describeDbError, isRetryableDbError } from './db/errors.ts';
 import {
   beginWalk, completeWalk, finishProject, finishRun, loadWalkState, startProject, startRun, storePage,
   type PageCounts, type RunStatus,
@@ -83,7 +83,7 @@ export function describeFailure(error: unknown, project: ProjectConfig, config: 
   } else if (error instanceof WalkError) {
     text = `${error.message}; the next sync starts the walk over`;
   } else {
-    text = `database error: ${(error as Error).message ?? String(error)}; check the database, then run again (the walk resumes from its saved page)`;
+    text = `database error: ${describeDbError(error)}; check the database, then run again (the walk resumes from its saved page)`;
   }
   return scrub(text.replace(/\s+/g, ' '), config.secrets);
 }
@@ -174,7 +174,7 @@ export async function runSync(options: SyncOptions): Promise<RunResult> {
               retries: PAGE_TRANSACTION_ATTEMPTS - 1, minTimeout: 200, randomize: true,
               shouldRetry: ({ error }) => isRetryableDbError(error),
               onFailedAttempt: ({ error, attemptNumber }) => {
-                if (isRetryableDbError(error)) plog.warn({ attempt: attemptNumber, err: (error as Error).message }, 'page transaction failed, retrying');
+                if (isRetryableDbError(error)) plog.warn({ attempt: attemptNumber, err: describeDbError(error) }, 'page transaction failed, retrying');
               },
             });
             result.pages += 1;
@@ -233,7 +233,7 @@ export async function runSync(options: SyncOptions): Promise<RunResult> {
       // A walk the API sent in circles cannot be resumed from its token: the next sync starts over.
       if (error instanceof WalkError) await beginWalk(database.db, project.id, apiVersion).catch(() => undefined);
       result.error = error instanceof ConfigProblem ? error.message : describeFailure(error, project, config);
-      plog.error({ err: scrub((error as Error).message ?? String(error), config.secrets) }, `project failed: ${result.error}`);
+      plog.error({ err: scrub(describeDbError(error), config.secrets) }, `project failed: ${result.error}`);
       await finishProject(database.db, runId, project.id, { status: 'failed', error: result.error, retries: pendingRetries })
         .catch((e: unknown) => plog.error({ err: (e as Error).message }, 'could not record the failure'));
       return result;
