@@ -44,14 +44,26 @@ export function cleanString(value: string): string {
   return (value.includes('\u0000') ? value.replaceAll('\u0000', '') : value).toWellFormed();
 }
 
-/** Deep copy of a JSON value with every string (and key) cleaned for Postgres. */
-export function cleanJson(value: unknown): unknown {
+/**
+ * Nesting deeper than this is no classify job. Refused here, before it exhausts a call stack: this
+ * recursion, JSON.stringify (at ~5 000 levels) or Postgres' jsonb parser (max_stack_depth).
+ */
+export const MAX_JSON_DEPTH = 256;
+
+/**
+ * Deep copy of a JSON value with every string (and key) cleaned for Postgres. Deeper than
+ * MAX_JSON_DEPTH it throws, or with `cut` puts a marker string there (for a reject's payload).
+ */
+export function cleanJson(value: unknown, depth = 0, cut = false): unknown {
+  if (depth > MAX_JSON_DEPTH) {
+    if (cut) return `(cut: nested deeper than ${MAX_JSON_DEPTH} levels)`;
+    throw new RangeError(`nested deeper than ${MAX_JSON_DEPTH} levels`);
+  }
   if (typeof value === 'string') return cleanString(value);
-  if (Array.isArray(value)) return value.map(cleanJson);
+  if (Array.isArray(value)) return value.map((inner) => cleanJson(inner, depth + 1, cut));
   if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [key, inner] of Object.entries(value)) out[cleanString(key)] = cleanJson(inner);
-    return out;
+    // fromEntries defines own properties, so a key "__proto__" stays data (assigning it would set the prototype).
+    return Object.fromEntries(Object.entries(value).map(([key, inner]) => [cleanString(key), cleanJson(inner, depth + 1, cut)]));
   }
   return value;
 }
@@ -127,7 +139,7 @@ function describeIssue(error: z.ZodError): string {
 
 function payloadOf(item: unknown): string {
   try {
-    return JSON.stringify(cleanJson(item)) ?? String(item);
+    return JSON.stringify(cleanJson(item, 0, true)) ?? String(item);
   } catch {
     return String(item);
   }
@@ -203,7 +215,13 @@ export function normalizePage(items: readonly unknown[], ctx: NormalizeContext):
   const rejects: Reject[] = [];
   const warnings = new Set<string>();
   for (const item of items) {
-    const result = normalizeV1Item(item, ctx);
+    let result: NormalizeResult;
+    try {
+      result = normalizeV1Item(item, ctx);
+    } catch (error) {
+      // One item that cannot be processed at all (e.g. nested too deep) is quarantined, never the page.
+      result = reject(item, `item cannot be processed: ${(error as Error).message}`);
+    }
     if (!result.ok) {
       rejects.push(result.reject);
       continue;
