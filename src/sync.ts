@@ -67,7 +67,7 @@ const PAGE_TRANSACTION_ATTEMPTS = 5;
 export function describeFailure(error: unknown, project: ProjectConfig, config: Pick<Config, 'baseUrl' | 'secrets'>): string {
   let text: string;
   if (error instanceof ApiError) {
-    const what = error.status !== undefined ? `HTTP ${error.status}${error.detail ? ` ${error.detail}` : ''}` : error.message;
+    const what = error.kind === 'http' ? `HTTP ${error.status}${error.detail ? ` ${error.detail}` : ''}` : error.message;
     const advice: Record<number, string> = {
       400: 'the API refused the request; check --organization and --page-size',
       401: `check ${project.apiKeyEnv} (it must be a valid key of this project)`,
