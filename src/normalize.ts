@@ -30,7 +30,8 @@ const OUTCOMES: Readonly<Record<string, Outcome>> = {
 };
 
 export function outcomeOf(status: string): Outcome {
-  return OUTCOMES[status] ?? 'unknown';
+  // Own keys only: a status "toString" or "constructor" must not find Object.prototype's members.
+  return Object.hasOwn(OUTCOMES, status) ? (OUTCOMES[status] as Outcome) : 'unknown';
 }
 
 const KNOWN_MODES = new Set(['FAST', 'MULTIMODAL']);
