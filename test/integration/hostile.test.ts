@@ -148,17 +148,21 @@ describe('hostile and odd input (real Postgres)', () => {
     const extra = { x_new_field: { nested: [1, 'two', { three: true }] }, 'a key with spaces': null };
     sim.insertRawItem(H, item('odd-enums-1', { status: 'ARCHIVED', mode: 'TURBO', parsing_configuration: { lang: 'xx-klingon' }, ...extra }));
     sim.insertRawItem(H, item('odd-enums-2', { status: 'ARCHIVED', mode: 'TURBO' }));
+    // A status that is also the name of an Object.prototype member is just as unknown.
+    sim.insertRawItem(H, item('odd-enums-3', { status: 'constructor' }));
     const { log, lines } = memoryLogger();
-    expect((await sync(config(), tdb, { log })).projects[0]).toMatchObject({ status: 'succeeded', rejects: 0, inserted: 27 });
+    expect((await sync(config(), tdb, { log })).projects[0]).toMatchObject({ status: 'succeeded', rejects: 0, inserted: 28 });
     expect(await row('odd-enums-1')).toMatchObject({ status: 'ARCHIVED', outcome: 'unknown', mode: 'TURBO', raw: expect.objectContaining(extra) });
+    expect(await row('odd-enums-3')).toMatchObject({ status: 'constructor', outcome: 'unknown' });
     expect(await queryRows(db(), sql`SELECT lang FROM classify_job_parsing_settings WHERE job_id = 'odd-enums-1'`)).toEqual([{ lang: 'xx-klingon' }]);
     const warnings = lines().filter((l) => l.msg === 'unexpected value').map((l) => String(l.warning));
     expect(warnings.sort()).toEqual([
       'unknown lang "xx-klingon" (stored as received)',
       'unknown mode "TURBO" (stored as received)',
       'unknown status "ARCHIVED" (stored as received, outcome \'unknown\')',
+      'unknown status "constructor" (stored as received, outcome \'unknown\')',
     ]);
-    counted.stored += 2;
+    counted.stored += 3;
   });
 
   it('stores SQL-looking strings literally, in ids, columns, rules and keys', async () => {
