@@ -37,18 +37,21 @@ describe('secrets never leave the process (CLI, real Postgres)', () => {
         { id: A, jobs: 120 }, { id: FORBIDDEN, jobs: 3, access: 'forbidden' }, { id: WRONG, jobs: 3 }, { id: ECHO, jobs: 3 },
       ],
       apiKey: KEY,
-      faults: { rate: 0.2, kinds: ['429', '503', 'reset', 'truncated'], retryAfterSeconds: 0.01 },
       now: Date.parse('2026-11-01T00:00:00Z'),
     });
     sim.insertRawItem(A, { id: 'bad-item', project_id: A, rules: 'not a list', status: 'SUCCESS', user_id: 'u' });
-    // A careless gateway in front of the API: it echoes the Authorization header into every error detail.
+    // A careless gateway in front of the API: it echoes the Authorization header into every error detail,
+    // and answers every third request for A with a 503 (so retries are logged with the echo in them).
+    let requestsForA = 0;
     proxy = createHttpServer((req, res) => {
       const auth = req.headers.authorization ?? '';
       const echo = (status: number) => {
         res.writeHead(status, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ detail: `request refused; Authorization: ${auth}` }));
       };
-      if (new URL(req.url ?? '/', 'http://x').searchParams.get('project_id') === ECHO) return echo(400);
+      const project = new URL(req.url ?? '/', 'http://x').searchParams.get('project_id');
+      if (project === ECHO) return echo(400);
+      if (project === A && requestsForA++ % 3 === 0) return echo(503);
       fetch(`${sim.url}${req.url ?? '/'}`, { headers: { authorization: auth } }).then(async (upstream) => {
         if (!upstream.ok) return echo(upstream.status);
         res.writeHead(200, { 'content-type': 'application/json' });
@@ -91,7 +94,7 @@ describe('secrets never leave the process (CLI, real Postgres)', () => {
     expect(run.stderr).toContain(`project ${FORBIDDEN} failed: HTTP 403 request refused; Authorization: Bearer ***`);
     expect(run.stderr).toContain(`project ${WRONG} failed: HTTP 401 request refused; Authorization: Bearer ***: check KEY_OF_WRONG`);
     expect(run.stderr).toContain(`project ${ECHO} failed: HTTP 400 request refused; Authorization: Bearer ***`);
-    expect(run.stdout).toContain('"msg":"request failed, retrying"');
+    expect(run.stdout).toMatch(/"err":"HTTP 503 request refused; Authorization: Bearer \*\*\*".*"msg":"request failed, retrying"/);
     expect(migrate.stderr).toContain('migrations applied to postgres://postgres:***@');
     expect(tables).toContain('Authorization: Bearer ***');
     const [rejects] = await queryRows<{ n: number }>(tdb.database.db, sql`SELECT count(*)::int AS n FROM sync_rejects`);
