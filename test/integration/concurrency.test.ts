@@ -60,5 +60,5 @@ describe('two syncs at once (CLI child processes, real Postgres)', () => {
       { job_id: b2.id, from_status: b2.status, to_status: 'ERROR' },
       { job_id: added.id, from_status: null, to_status: added.status },
     ].sort((x, y) => (x.job_id < y.job_id ? -1 : 1)));
-  });
+  }, 180_000); // two CLI processes at once on a 2-core machine
 });

@@ -108,7 +108,7 @@ describe('database faults (real Postgres)', () => {
     for (const id of [A, B]) expect(await storedRaw(tdb.database.db, id)).toEqual(expectedRaw(sim, id));
     const [run] = await queryRows<{ status: string }>(tdb.database.db, sql`SELECT status FROM sync_runs`);
     expect(run?.status).toBe('succeeded');
-  });
+  }, 180_000); // a CLI process walking 60 slow pages
 
   it('serialization failures (40001) and deadlocks (40P01) are retried at the page transaction and converge', async () => {
     sim = await startSimulator({ projects: [{ id: A, jobs: 90 }], now: NOW });

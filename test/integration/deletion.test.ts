@@ -118,5 +118,5 @@ describe('deletion safety (real Postgres)', () => {
     expect(forced.stderr).toContain('(0 new, 0 updated, 0 unchanged, 57 deleted)');
     expect(forced.stderr).not.toContain('warning');
     expect(await count(tdb.database.db, sql`SELECT count(*) AS n FROM classify_jobs WHERE deleted_at IS NOT NULL`)).toBe(57);
-  });
+  }, 180_000); // two CLI processes
 });

@@ -99,7 +99,7 @@ describe('secrets never leave the process (CLI, real Postgres)', () => {
     expect(tables).toContain('Authorization: Bearer ***');
     const [rejects] = await queryRows<{ n: number }>(tdb.database.db, sql`SELECT count(*)::int AS n FROM sync_rejects`);
     expect(rejects?.n).toBe(1);
-  });
+  }, 180_000); // two CLI processes
 });
 
 /** Certificate for 127.0.0.1, self-signed (so it is its own CA), made with the openssl CLI. */
