@@ -31,7 +31,8 @@ const OUTCOMES: Readonly<Record<string, Outcome>> = {
 };
 
 export function outcomeOf(status: string): Outcome {
-  return OUTCOMES[status] ?? 'unknown';
+  // Own keys only: a status "toString" or "constructor" must not find Object.prototype's members.
+  return Object.hasOwn(OUTCOMES, status) ? (OUTCOMES[status] as Outcome) : 'unknown';
 }
 
 const KNOWN_MODES = new Set(['FAST', 'MULTIMODAL']);
@@ -45,14 +46,26 @@ export function cleanString(value: string): string {
   return (value.includes('\u0000') ? value.replaceAll('\u0000', '') : value).toWellFormed();
 }
 
-/** Deep copy of a JSON value with every string (and key) cleaned for Postgres. */
-export function cleanJson(value: unknown): unknown {
+/**
+ * Nesting deeper than this is no classify job. Refused here, before it exhausts a call stack: this
+ * recursion, JSON.stringify (at ~5 000 levels) or Postgres' jsonb parser (max_stack_depth).
+ */
+export const MAX_JSON_DEPTH = 256;
+
+/**
+ * Deep copy of a JSON value with every string (and key) cleaned for Postgres. Deeper than
+ * MAX_JSON_DEPTH it throws, or with `cut` puts a marker string there (for a reject's payload).
+ */
+export function cleanJson(value: unknown, depth = 0, cut = false): unknown {
+  if (depth > MAX_JSON_DEPTH) {
+    if (cut) return `(cut: nested deeper than ${MAX_JSON_DEPTH} levels)`;
+    throw new RangeError(`nested deeper than ${MAX_JSON_DEPTH} levels`);
+  }
   if (typeof value === 'string') return cleanString(value);
-  if (Array.isArray(value)) return value.map(cleanJson);
+  if (Array.isArray(value)) return value.map((inner) => cleanJson(inner, depth + 1, cut));
   if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [key, inner] of Object.entries(value)) out[cleanString(key)] = cleanJson(inner);
-    return out;
+    // fromEntries defines own properties, so a key "__proto__" stays data (assigning it would set the prototype).
+    return Object.fromEntries(Object.entries(value).map(([key, inner]) => [cleanString(key), cleanJson(inner, depth + 1, cut)]));
   }
   return value;
 }
@@ -128,7 +141,7 @@ function describeIssue(error: z.ZodError): string {
 
 function payloadOf(item: unknown): string {
   try {
-    return JSON.stringify(cleanJson(item)) ?? String(item);
+    return JSON.stringify(cleanJson(item, 0, true)) ?? String(item);
   } catch {
     return String(item);
   }
@@ -313,7 +326,13 @@ export function normalizePage(items: readonly unknown[], ctx: NormalizeContext):
   const warnings = new Set<string>();
   const normalizeItem = ITEM_NORMALIZERS[ctx.apiVersion];
   for (const item of items) {
-    const result = normalizeItem(item, ctx);
+    let result: NormalizeResult;
+    try {
+      result = normalizeItem(item, ctx);
+    } catch (error) {
+      // One item that cannot be processed at all (e.g. nested too deep) is quarantined, never the page.
+      result = reject(item, `item cannot be processed: ${(error as Error).message}`);
+    }
     if (!result.ok) {
       rejects.push(result.reject);
       continue;

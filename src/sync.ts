@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import pRetry from 'p-retry';
 import type { ApiVersion, Config, ProjectConfig } from './config.ts';
 import type { Database } from './db/connect.ts';
-import { isRetryableDbError } from './db/errors.ts';
+import { describeDbError, isRetryableDbError } from './db/errors.ts';
 import { abandonDeadRuns, projectLockKey, projectsSyncedSince, runLockKey, skipProject } from './db/runs.ts';
 import {
   beginWalk, completeWalk, finishProject, finishRun, loadWalkState, startProject, startRun, storePage,
@@ -102,7 +102,7 @@ const REFRESH_BATCH_IDS = 50;
 export function describeFailure(error: unknown, project: ProjectConfig, config: Pick<Config, 'baseUrl' | 'secrets'>): string {
   let text: string;
   if (error instanceof ApiError) {
-    const what = error.status !== undefined ? `HTTP ${error.status}${error.detail ? ` ${error.detail}` : ''}` : error.message;
+    const what = error.kind === 'http' ? `HTTP ${error.status}${error.detail ? ` ${error.detail}` : ''}` : error.message;
     const advice: Record<number, string> = {
       400: 'the API refused the request; check --organization and --page-size',
       401: `check ${project.apiKeyEnv} (it must be a valid key of this project)`,
@@ -120,7 +120,7 @@ export function describeFailure(error: unknown, project: ProjectConfig, config: 
   } else if (error instanceof ApiVersionError) {
     text = error.message;
   } else {
-    text = `database error: ${(error as Error).message ?? String(error)}; check the database, then run again (the walk resumes from its saved page)`;
+    text = `database error: ${describeDbError(error)}; check the database, then run again (the walk resumes from its saved page)`;
   }
   return scrub(text.replace(/\s+/g, ' '), config.secrets);
 }
@@ -286,7 +286,7 @@ signal: options.signal, onRetry, filter, onResponse });
             retries: PAGE_TRANSACTION_ATTEMPTS - 1, minTimeout: 200, randomize: true,
             shouldRetry: ({ error }) => isRetryableDbError(error),
             onFailedAttempt: ({ error, attemptNumber }) => {
-              if (isRetryableDbError(error)) plog.warn({ attempt: attemptNumber, err: (error as Error).message }, 'page transaction failed, retrying');
+              if (isRetryableDbError(error)) plog.warn({ attempt: attemptNumber, err: describeDbError(error) }, 'page transaction failed, retrying');
             },
           });
           options.observer?.page?.({ projectId: project.id, counts });
@@ -368,7 +368,7 @@ signal: options.signal, onRetry, filter, onResponse });
       // A walk the API sent in circles cannot be resumed from its token: the next sync starts over.
       if (error instanceof WalkError) await beginWalk(database.db, project.id, apiVersion).catch(() => undefined);
       result.error = error instanceof ConfigProblem ? error.message : describeFailure(error, project, config);
-      plog.error({ err: scrub((error as Error).message ?? String(error), config.secrets) }, `project failed: ${result.error}`);
+      plog.error({ err: scrub(describeDbError(error), config.secrets) }, `project failed: ${result.error}`);
       await finishProject(database.db, runId, project.id, { status: 'failed', error: result.error, retries: pendingRetries })
         .catch((e: unknown) => plog.error({ err: (e as Error).message }, 'could not record the failure'));
       return result;

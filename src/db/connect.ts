@@ -61,6 +61,10 @@ async function connectPostgres(url: string, max: number, applicationName: string
   const pool = new pg.Pool({ connectionString: url, max, application_name: applicationName });
   // An idle client dropped by the server must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
+  // Nor a checked-out one: pg-pool listens only while a client is idle, and a connection killed inside a
+  // transaction (pg_terminate_backend, failover) emits 'error' with nobody listening, an uncaught exception.
+  // With this listener its statement fails instead, the pool drops the client, and the page is retried.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   try {
     const client = await pool.connect();
     client.release();
@@ -69,6 +73,22 @@ async function connectPostgres(url: string, max: number, applicationName: string
     throw new DatabaseError(`database ${description} is unreachable (${(error as Error).message}): check DATABASE_URL and that Postgres is running`);
   }
   const db = drizzlePg(pool, { schema }) as unknown as Db;
+  // drizzle-orm 0.45 sends BEGIN before the try/finally that releases its pooled client, so a BEGIN that
+  // fails (the connection died while idle in the pool) leaks the client for good: the pool shrinks and
+  // pool.end() never returns (drizzle-team/drizzle-orm#6023, #6241). So every transaction runs on a client
+  // checked out here, always released, and destroyed when the transaction failed.
+  db.transaction = async (fn, config) => {
+    const client = await pool.connect();
+    let failure: Error | undefined;
+    try {
+      return await (drizzlePg(client, { schema }) as unknown as Db).transaction(fn, config);
+    } catch (error) {
+      failure = error instanceof Error ? error : new Error(String(error));
+      throw error;
+    } finally {
+      client.release(failure);
+    }
+  };
 
   async function tryWithLock<T>(key: string, fn: () => Promise<T>) {
     const client = await pool.connect();

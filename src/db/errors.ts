@@ -18,10 +18,16 @@ const RETRYABLE_SQLSTATES: Readonly<Record<string, string>> = {
 /** Errors of the connection itself (node-postgres reports these without a SQLSTATE). */
 const CONNECTION_MESSAGES = [/Connection terminated/i, /ECONNRESET/, /ECONNREFUSED/, /EPIPE/, /Client has encountered a connection error/i];
 
+/**
+ * Five characters with at least one digit: every SQLSTATE has one, while Node's socket error codes
+ * (EPIPE, ECONNRESET) have none; 'EPIPE' must not be taken for a (non-retryable) SQLSTATE.
+ */
+const SQLSTATE = /^(?=.*\d)[0-9A-Z]{5}$/;
+
 export function sqlState(error: unknown): string | undefined {
   for (let e: unknown = error; e && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
     const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
+    if (typeof code === 'string' && SQLSTATE.test(code)) return code;
   }
   return undefined;
 }
@@ -34,4 +40,21 @@ export function isRetryableDbError(error: unknown): boolean {
     if (typeof message === 'string' && CONNECTION_MESSAGES.some((re) => re.test(message))) return true;
   }
   return false;
+}
+
+/**
+ * The driver's own words for a database error, on one line, with its SQLSTATE. Drizzle wraps driver
+ * errors in "Failed query: <the statement>\nparams: <every value>", which for a page is the whole page:
+ * never show that to an operator.
+ */
+export function describeDbError(error: unknown): string {
+  let chosen: unknown = error;
+  for (let e: unknown = error; e && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
+    chosen = e;
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && SQLSTATE.test(code)) break;
+  }
+  const message = String((chosen as { message?: unknown })?.message ?? chosen).split('\n')[0]?.trim().slice(0, 300) ?? '';
+  const state = sqlState(error);
+  return state === undefined ? message : `${message} (SQLSTATE ${state})`;
 }
