@@ -93,6 +93,17 @@ export interface RunResult {
 const PAGE_TRANSACTION_ATTEMPTS = 5;
 
 /**
+ * Runs one bookkeeping statement or transaction again when the database drops the connection or
+ * deadlocks it (the same SQLSTATE table as page transactions): each is atomic, so a retry is safe.
+ */
+function dbRetry<T>(fn: () => Promise<T>): Promise<T> {
+  return pRetry(fn, {
+    retries: PAGE_TRANSACTION_ATTEMPTS - 1, minTimeout: 200, randomize: true,
+    shouldRetry: ({ error }) => isRetryableDbError(error),
+  });
+}
+
+/**
  * Job ids per refresh request (`job_ids=…` repeated): 50 uuids make a ~2.5 KB URL, well under the
  * 8 KB request-line limit common to proxies and servers.
  */
@@ -149,7 +160,7 @@ async function syncRun(options: SyncOptions, runId: string): Promise<RunResult> 
   const log = options.log.child({ runId });
   const now = options.clock ?? Date.now;
   log.info({ trigger, projects: config.projects.length, database: database.description, api: config.api }, 'run started');
-  await startRun(database.db, { id: runId, trigger, projects: config.projects.length, host: hostname(), pid: process.pid });
+  await dbRetry(() => startRun(database.db, { id: runId, trigger, projects: config.projects.length, host: hostname(), pid: process.pid }));
   for (const dead of await abandonDeadRuns(database, runId)) {
     log.warn({ abandonedRunId: dead.id, host: dead.host, pid: dead.pid, startedAt: dead.startedAt },
       'marked a run abandoned: its process died; its walks resume from their saved page tokens');
@@ -175,7 +186,7 @@ async function syncRun(options: SyncOptions, runId: string): Promise<RunResult> 
   const status: RunStatus = options.signal?.aborted ? 'cancelled'
     : ran === 0 && results.length > 0 ? 'skipped'
       : failed === 0 ? 'succeeded' : failed === ran ? 'failed' : 'partial';
-  await finishRun(database.db, runId, status);
+  await dbRetry(() => finishRun(database.db, runId, status));
   log.info({ status, failed, projects: results.length }, 'run finished');
   // Report in configuration order, whatever order projects finished in.
   const order = new Map(config.projects.map((p, i) => [p.id, i]));
@@ -189,7 +200,7 @@ async function syncRun(options: SyncOptions, runId: string): Promise<RunResult> 
   async function syncLockedProject(project: ProjectConfig): Promise<ProjectResult> {
     const held = await database.tryWithLock(projectLockKey(project.id), async () => {
       const since = options.skipSyncedSince;
-      if (since && (await projectsSyncedSince(database.db, [project.id], since)).has(project.id)) {
+      if (since && (await dbRetry(() => projectsSyncedSince(database.db, [project.id], since))).has(project.id)) {
         return skipped(project, `another run already synced this project since ${since.toISOString()}`);
       }
       return syncProject(project);
@@ -198,7 +209,7 @@ async function syncRun(options: SyncOptions, runId: string): Promise<RunResult> 
   }
 
   async function skipped(project: ProjectConfig, reason: string): Promise<ProjectResult> {
-    await skipProject(database.db, { runId, projectId: project.id, reason });
+    await dbRetry(() => skipProject(database.db, { runId, projectId: project.id, reason }));
     log.info({ projectId: project.id, reason }, 'project skipped');
     return {
       projectId: project.id, name: project.name, apiVersion: config.api === 'v1' ? 'v1' : 'v2', status: 'skipped',
@@ -220,7 +231,7 @@ async function syncRun(options: SyncOptions, runId: string): Promise<RunResult> 
     let pendingRetries = 0;
     try {
       if (project.apiKey === undefined) {
-        await startProject(database.db, { runId, projectId: project.id, apiVersion: config.api === 'auto' ? null : apiVersion, mode: null });
+        await dbRetry(() => startProject(database.db, { runId, projectId: project.id, apiVersion: config.api === 'auto' ? null : apiVersion, mode: null }));
         throw new ConfigProblem(`no API key: set ${project.apiKeyEnv} to a LlamaCloud API key of this project`);
       }
       const apiKey = project.apiKey;
@@ -238,27 +249,27 @@ async function syncRun(options: SyncOptions, runId: string): Promise<RunResult> 
           const detection = await detectApiVersion(config, { ...project, apiKey }, { signal: options.signal, onRetry, onResponse });
           apiVersion = detection.version;
           result.apiVersion = apiVersion;
-          const previous = await rememberDetectedVersion(database.db, project.id, apiVersion, isoNow());
+          const previous = await dbRetry(() => rememberDetectedVersion(database.db, project.id, apiVersion, isoNow()));
           if (previous !== undefined && previous !== apiVersion) {
             plog.warn({ apiVersion, previous, reason: detection.reason }, `API version changed from ${previous} to ${apiVersion}`);
           } else {
             plog.info({ apiVersion, reason: detection.reason }, 'API version detected');
           }
         } catch (error) {
-          await startProject(database.db, { runId, projectId: project.id, apiVersion: null, mode: null });
+          await dbRetry(() => startProject(database.db, { runId, projectId: project.id, apiVersion: null, mode: null }));
           throw error;
         }
       }
 
-      const state = await loadWalkState(database.db, project.id, apiVersion);
+      const state = await dbRetry(() => loadWalkState(database.db, project.id, apiVersion));
       const plan = planWalk({
         apiVersion, state, nowMs: now(), lookbackHours: config.lookbackHours, fullRefreshDays: config.fullRefreshDays,
         forceFull: Boolean(options.full || options.fromStart), fromStart: Boolean(options.fromStart),
       });
       result.mode = plan.mode;
       result.kind = plan.kind;
-      if (plan.resumeToken === undefined) await beginWalk(database.db, project.id, apiVersion, { kind: plan.kind, filter: plan.filter ?? null, at: isoNow() });
-      await startProject(database.db, { runId, projectId: project.id, apiVersion, mode: plan.mode });
+      if (plan.resumeToken === undefined) await dbRetry(() => beginWalk(database.db, project.id, apiVersion, { kind: plan.kind, filter: plan.filter ?? null, at: isoNow() }));
+      await dbRetry(() => startProject(database.db, { runId, projectId: project.id, apiVersion, mode: plan.mode }));
       plog.info({ apiVersion, mode: plan.mode, kind: plan.kind, pagesBefore: plan.pagesBefore }, `walk planned: ${plan.reason}`);
 
       /** Walks one list (the project, or the part of it `filter` selects), storing page by page; false when stopped. */
@@ -317,7 +328,7 @@ signal: options.signal, onRetry, filter, onResponse });
             resumeToken = undefined;
             pagesBefore = 0;
             result.mode = plan.kind;
-            await beginWalk(database.db, project.id, apiVersion, { kind: plan.kind, filter: plan.filter ?? null, at: isoNow() });
+            await dbRetry(() => beginWalk(database.db, project.id, apiVersion, { kind: plan.kind, filter: plan.filter ?? null, at: isoNow() }));
             continue;
           }
           throw error;
@@ -329,7 +340,7 @@ signal: options.signal, onRetry, filter, onResponse });
       // so the next sync's window still starts from the previous complete walk and covers it again.
       const windowStart = plan.filter?.createdAtOnOrAfter;
       if (finished && plan.kind === 'incremental' && windowStart !== undefined) {
-        const ids = await jobIdsToRefresh(database.db, project.id, windowStart);
+        const ids = await dbRetry(() => jobIdsToRefresh(database.db, project.id, windowStart));
         plog.info({ jobs: ids.length, requests: Math.ceil(ids.length / REFRESH_BATCH_IDS) }, 'refreshing in-flight jobs created before the window');
         for (let i = 0; i < ids.length && finished; i += REFRESH_BATCH_IDS) {
           finished = await walk({ jobIds: ids.slice(i, i + REFRESH_BATCH_IDS) }, undefined, 0, false);
@@ -338,19 +349,19 @@ signal: options.signal, onRetry, filter, onResponse });
 
       if (!finished || options.signal?.aborted) {
         result.status = 'cancelled';
-        await finishProject(database.db, runId, project.id, { status: 'cancelled', retries: pendingRetries });
+        await dbRetry(() => finishProject(database.db, runId, project.id, { status: 'cancelled', retries: pendingRetries }));
         plog.info({ pages: result.pages }, 'project cancelled; the next sync resumes from the saved page token');
         return result;
       }
-      const done = await completeWalk(database.db, {
+      const done = await dbRetry(() => completeWalk(database.db, {
         runId, projectId: project.id, apiVersion, detectDeletions: plan.kind === 'full',
         minSeenShare: config.massDeleteMinShare, allowMassDelete: config.allowMassDelete, kind: plan.kind, at: isoNow(),
-      });
+      }));
       result.deleted = done.deleted;
       result.warning = done.warning;
       result.pagesSaved = pagesSaved(plan.kind, state.lastFullWalkPages, pagesBefore + result.pages);
       if (done.warning) plog.warn({ warning: done.warning }, 'deletions skipped');
-      await finishProject(database.db, runId, project.id, { status: 'succeeded', retries: pendingRetries, pagesSaved: result.pagesSaved });
+      await dbRetry(() => finishProject(database.db, runId, project.id, { status: 'succeeded', retries: pendingRetries, pagesSaved: result.pagesSaved }));
       result.retries += pendingRetries;
       plog.info({ apiVersion, mode: result.mode, pages: result.pages, pagesSaved: result.pagesSaved, jobs: result.jobsSeen,
         inserted: result.inserted, updated: result.updated, unchanged: result.unchanged, deleted: result.deleted, rejects: result.rejects,
@@ -360,16 +371,16 @@ signal: options.signal, onRetry, filter, onResponse });
       if (options.signal?.aborted) {
         // The stop request aborted a request in flight: what was stored stays, the token resumes it.
         result.status = 'cancelled';
-        await finishProject(database.db, runId, project.id, { status: 'cancelled', retries: pendingRetries });
+        await dbRetry(() => finishProject(database.db, runId, project.id, { status: 'cancelled', retries: pendingRetries }));
         return result;
       }
       result.status = 'failed';
       result.retries += pendingRetries;
       // A walk the API sent in circles cannot be resumed from its token: the next sync starts over.
-      if (error instanceof WalkError) await beginWalk(database.db, project.id, apiVersion).catch(() => undefined);
+      if (error instanceof WalkError) await dbRetry(() => beginWalk(database.db, project.id, apiVersion)).catch(() => undefined);
       result.error = error instanceof ConfigProblem ? error.message : describeFailure(error, project, config);
       plog.error({ err: scrub(describeDbError(error), config.secrets) }, `project failed: ${result.error}`);
-      await finishProject(database.db, runId, project.id, { status: 'failed', error: result.error, retries: pendingRetries })
+      await dbRetry(() => finishProject(database.db, runId, project.id, { status: 'failed', error: result.error, retries: pendingRetries }))
         .catch((e: unknown) => plog.error({ err: (e as Error).message }, 'could not record the failure'));
       return result;
     }

@@ -102,7 +102,7 @@ describe('SIGKILL during a backfill (CLI child process, real Postgres)', () => {
         // As a user would: the next `classify-sync sync` resumes.
         const resumed = await runCli(['sync', '--config', configFile], env);
         expect(resumed.code, resumed.stderr).toBe(0);
-        expect(resumed.stdout).toContain('resuming an unfinished walk from its saved page token');
+        expect(resumed.stdout).toContain('walk planned: resuming an unfinished full walk');
         expect(resumed.stderr).toContain(`project ${P} succeeded (v1, resume): ${PAGES - walkPages} pages`);
       } else if (trial === TRIALS - 1) {
         // The API no longer accepts the saved token (400): the walk starts over instead of failing.

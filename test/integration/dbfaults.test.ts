@@ -86,7 +86,7 @@ describe('database faults (real Postgres)', () => {
     const config = writeConfig({ projects: [{ id: A }, { id: B }], pageSize: 10 });
     let r: CliResult;
     try {
-      r = await runCli(['sync', '--config', config], { LLAMA_CLOUD_API_KEY: sim.apiKey, LLAMA_CLOUD_BASE_URL: sim.url, DATABASE_URL: tdb.url });
+      r = await runCli(['sync', '--config', config, '--api', 'v1'], { LLAMA_CLOUD_API_KEY: sim.apiKey, LLAMA_CLOUD_BASE_URL: sim.url, DATABASE_URL: tdb.url });
     } finally {
       running = false;
       await killer;
