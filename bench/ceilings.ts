@@ -12,13 +12,15 @@ import { connect } from '../src/db/connect.ts';
 import { normalizePage, type NormalizedJob } from '../src/normalize.ts';
 import { projectPageFetcher } from '../src/source/client.ts';
 import { pages } from '../src/source/pages.ts';
-import type { BenchDatabase } from './databases.ts';
+import { processCpuMs, type BenchDatabase } from './databases.ts';
 import type { SimulatorProcess } from './simulator.ts';
 
 export interface WalkFigures {
   jobs: number;
   pages: number;
   wallMs: number;
+  /** CPU time of this process during the walk. */
+  cpuMs: number;
 }
 
 export interface WalkOptions {
@@ -44,6 +46,7 @@ export async function walkAll(sim: SimulatorProcess, options: WalkOptions): Prom
   );
   let jobs = 0;
   let pageCount = 0;
+  const cpu = process.cpuUsage();
   const started = performance.now();
   await forEachBounded(config.projects, config.concurrency, async (project) => {
     const fetchPage = projectPageFetcher(config, { ...project, apiKey: sim.apiKey }, 'v1');
@@ -54,7 +57,9 @@ export async function walkAll(sim: SimulatorProcess, options: WalkOptions): Prom
       options.onJobs?.(project.id, normalized.jobs);
     }
   });
-  return { jobs, pages: pageCount, wallMs: performance.now() - started };
+  const wallMs = performance.now() - started;
+  const { user, system } = process.cpuUsage(cpu);
+  return { jobs, pages: pageCount, wallMs, cpuMs: (user + system) / 1000 };
 }
 
 // ---- COPY ----
@@ -119,6 +124,8 @@ export interface CopyFigures {
   jobs: number;
   rows: number;
   wallMs: number;
+  /** CPU time of the Postgres backends that ran the COPY (undefined for PGlite). */
+  dbCpuMs: number | undefined;
 }
 
 /**
@@ -137,13 +144,16 @@ export async function copyAll(target: BenchDatabase, data: CopyData, concurrency
   ];
   const projects = [...data.byProject.values()];
   let wallMs: number;
+  let dbCpuMs: number | undefined;
 
   if (target.kind === 'postgres') {
     const pool = new pg.Pool({ connectionString: target.url, max: concurrency });
     try {
       // Open the connections before the clock starts, as the sync's pool is open before its run.
       const warm = await Promise.all(Array.from({ length: Math.min(concurrency, projects.length) }, () => pool.connect()));
+      const pids = await Promise.all(warm.map(async (c) => (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid ?? 0));
       for (const c of warm) c.release();
+      const cpuBefore = processCpuMs(pids);
       const started = performance.now();
       await forEachBounded(projects, concurrency, async (tables) => {
         const client = await pool.connect();
@@ -158,6 +168,8 @@ export async function copyAll(target: BenchDatabase, data: CopyData, concurrency
         }
       });
       wallMs = performance.now() - started;
+      const cpuAfter = processCpuMs(pids);
+      dbCpuMs = cpuBefore !== undefined && cpuAfter !== undefined ? cpuAfter - cpuBefore : undefined;
     } finally {
       await pool.end();
     }
@@ -178,5 +190,5 @@ export async function copyAll(target: BenchDatabase, data: CopyData, concurrency
       await db.close();
     }
   }
-  return { jobs: data.jobs, rows: data.jobs + data.rules + data.parsing, wallMs };
+  return { jobs: data.jobs, rows: data.jobs + data.rules + data.parsing, wallMs, dbCpuMs };
 }

@@ -1,7 +1,7 @@
 // Fresh, empty databases for each bench scenario: a new database on the Postgres server, or a new
 // PGlite directory. Each is dropped at the end so a run leaves nothing behind.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -64,4 +64,24 @@ export async function serverVersion(kind: DbKind, adminUrl: string | undefined):
   } finally {
     await db.close();
   }
+}
+
+/**
+ * CPU time (user + system) of processes on this machine, e.g. Postgres backends, from /proc;
+ * undefined where that cannot be read (not Linux, or the server runs elsewhere or in a container).
+ */
+export function processCpuMs(pids: readonly number[]): number | undefined {
+  if (process.platform !== 'linux') return undefined;
+  const ticksPerSecond = 100; // USER_HZ: 100 on every Linux architecture Node runs on
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      // Fields after the parenthesized command name: utime is the 12th, stime the 13th (man 5 proc).
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      return undefined;
+    }
+  }
+  return (ticks * 1000) / ticksPerSecond;
 }

@@ -17,16 +17,19 @@ export interface BenchResult {
     latencyMs: number; latencyPages: number; memoryJobs: number[]; scenarios: string[];
   };
   scenarios: {
-    fetchCeiling?: { jobs: number; pages: number; seconds: number; jobsPerSecond: number };
-    writeCeiling?: { jobs: number; rows: number; seconds: number; jobsPerSecond: number; rowsPerSecond: number };
+    /** cpuSeconds: of the walking process (the simulator's own CPU is not counted). */
+    fetchCeiling?: { jobs: number; pages: number; seconds: number; jobsPerSecond: number; cpuSeconds: number };
+    /** dbCpuSeconds: of the Postgres backends that ran the COPY (Postgres only). */
+    writeCeiling?: { jobs: number; rows: number; seconds: number; jobsPerSecond: number; rowsPerSecond: number; dbCpuSeconds: number | undefined };
     cold?: {
       jobs: number; rows: number; seconds: number; jobsPerSecond: number; rowsPerSecond: number;
-      cpuSeconds: number; maxRssBytes: number;
+      /** CPU of the sync process, and of its Postgres backends (Postgres only). */
+      cpuSeconds: number; dbCpuSeconds: number | undefined; maxRssBytes: number;
       /** min(fetch ceiling, write ceiling) in jobs/s, and which one it is. */
       ceilingJobsPerSecond?: number; limitedBy?: 'write' | 'fetch'; ratioToCeiling?: number;
     };
     warm?: {
-      jobs: number; unchanged: number; seconds: number; ratioToCold: number; cpuSeconds: number;
+      jobs: number; unchanged: number; seconds: number; ratioToCold: number; cpuSeconds: number; dbCpuSeconds: number | undefined;
       rowVersions: { jobs: number; rules: number; parsingSettings: number; statusChanges: number };
     };
     latency?: { pages: number; latencyMs: number; seconds: number; floorSeconds: number; ratio: number };

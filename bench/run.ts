@@ -168,14 +168,17 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       if (scenarios.has('ceilings')) {
         note(`fetch ceiling: walking ${sim.jobs} jobs without storing`);
         const walk = await walkAll(sim, options);
-        s.fetchCeiling = { jobs: walk.jobs, pages: walk.pages, seconds: seconds(walk.wallMs), jobsPerSecond: walk.jobs / seconds(walk.wallMs) };
+        s.fetchCeiling = {
+          jobs: walk.jobs, pages: walk.pages, seconds: seconds(walk.wallMs), jobsPerSecond: walk.jobs / seconds(walk.wallMs),
+          cpuSeconds: seconds(walk.cpuMs),
+        };
 
         note('write ceiling: collecting the normalized rows, then COPY into empty tables');
         const collector = copyCollector(randomUUID());
         await walkAll(sim, { ...options, onJobs: collector.add });
         const copy = await withDatabase(options, (db) => copyAll(db, collector.data, options.concurrency));
         s.writeCeiling = {
-          jobs: copy.jobs, rows: copy.rows, seconds: seconds(copy.wallMs),
+          jobs: copy.jobs, rows: copy.rows, seconds: seconds(copy.wallMs), dbCpuSeconds: copy.dbCpuMs === undefined ? undefined : seconds(copy.dbCpuMs),
           jobsPerSecond: copy.jobs / seconds(copy.wallMs), rowsPerSecond: copy.rows / seconds(copy.wallMs),
         };
       }
@@ -187,7 +190,8 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
           s.cold = {
             jobs: cold.jobsSeen, rows, seconds: seconds(cold.wallMs),
             jobsPerSecond: cold.jobsSeen / seconds(cold.wallMs), rowsPerSecond: rows / seconds(cold.wallMs),
-            cpuSeconds: seconds(cold.cpuUserMs + cold.cpuSystemMs), maxRssBytes: cold.maxRssBytes,
+            cpuSeconds: seconds(cold.cpuUserMs + cold.cpuSystemMs), dbCpuSeconds: cold.dbCpuMs === undefined ? undefined : seconds(cold.dbCpuMs),
+            maxRssBytes: cold.maxRssBytes,
           };
           if (s.fetchCeiling && s.writeCeiling) {
             const limit = Math.min(s.fetchCeiling.jobsPerSecond, s.writeCeiling.jobsPerSecond);
@@ -202,6 +206,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
           s.warm = {
             jobs: warm.jobsSeen, unchanged: warm.unchanged, seconds: seconds(warm.wallMs),
             ratioToCold: warm.wallMs / cold.wallMs, cpuSeconds: seconds(warm.cpuUserMs + warm.cpuSystemMs),
+            dbCpuSeconds: warm.dbCpuMs === undefined ? undefined : seconds(warm.dbCpuMs),
             rowVersions: {
               jobs: written('classify_jobs'), rules: written('classify_job_rules'),
               parsingSettings: written('classify_job_parsing_settings'), statusChanges: written('classify_job_status_changes'),

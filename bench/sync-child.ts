@@ -4,7 +4,6 @@
 //
 //   node --import tsx bench/sync-child.ts --project <id>... [--pglite-dir <dir>] [--page-size <n>]
 //   env: LLAMA_CLOUD_BASE_URL, LLAMA_CLOUD_API_KEY, DATABASE_URL (unset: PGlite)
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { sql } from 'drizzle-orm';
 import { openDatabase } from '../src/cli.ts';
@@ -12,7 +11,7 @@ import { loadConfig } from '../src/config.ts';
 import { queryRows, type Database } from '../src/db/connect.ts';
 import { createLogger } from '../src/log.ts';
 import { runSync } from '../src/sync.ts';
-import { withClient } from './databases.ts';
+import { processCpuMs, withClient } from './databases.ts';
 import { JOB_TABLES, type SyncChildReport, type TableCounts } from './protocol.ts';
 
 const STATS_QUERY = `SELECT relname, (n_tup_ins + n_tup_upd + n_tup_del)::bigint AS n FROM pg_stat_user_tables
@@ -49,25 +48,14 @@ async function rowVersions(database: Database, databaseUrl: string | undefined):
 }
 
 /**
- * CPU time of this run's Postgres backends (the bench database is the run's own, so every backend
- * on it is this process's), read from /proc before the pool closes; undefined where that is not
- * possible (PGlite runs inside this process, and its CPU is in the process's own figure).
+ * CPU time of this run's Postgres backends so far (the bench database is the run's own, so every
+ * backend on it is this process's), read before the pool closes. Undefined for PGlite, which runs
+ * inside this process: its CPU is in the process's own figure.
  */
 async function backendCpuMs(database: Database): Promise<number | undefined> {
-  if (database.kind !== 'postgres' || process.platform !== 'linux') return undefined;
+  if (database.kind !== 'postgres') return undefined;
   const rows = await queryRows<{ pid: number }>(database.db, sql`SELECT pid FROM pg_stat_activity WHERE datname = current_database()`);
-  const ticksPerSecond = 100; // USER_HZ, 100 on every Linux architecture Node runs on
-  let ticks = 0;
-  for (const { pid } of rows) {
-    try {
-      // Fields after the parenthesized command name: state is 3rd, utime 14th, stime 15th.
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      return undefined; // the server runs elsewhere (another host or a container)
-    }
-  }
-  return (ticks * 1000) / ticksPerSecond;
+  return processCpuMs(rows.map((r) => r.pid));
 }
 
 async function rowCounts(database: Database): Promise<TableCounts> {
