@@ -281,13 +281,16 @@ export async function completeWalk(db: Db, input: CompleteWalkInput): Promise<Co
     let deleted = 0;
     let warning: string | undefined;
     if (input.detectDeletions) {
-      // "Not seen" is an anti-join against the walk's ids, never `id NOT IN (subquery)`: Postgres can
-      // hash a NOT IN list only while it fits in work_mem (4 MB by default, ~50 000 ids), and past
-      // that it rescans the list for every stored job, quadratic in the project's size. A hash anti
-      // join spills to disk instead and stays linear.
+      // "Not seen" must stay linear in the project's size. `id NOT IN (subquery)` is hashed only while
+      // the list fits in work_mem (~50 000 ids at the default 4 MB) and otherwise rescans it per stored
+      // job; a NOT EXISTS anti-join is linear as a hash join but quadratic as a nested loop, which the
+      // planner picks when its statistics still describe an empty table (a first backfill ends before
+      // autovacuum analyzes it: 250 000 jobs then took minutes per project). Nested loops are never the
+      // right plan here, so they are ruled out for this transaction.
+      await tx.execute(sql`SET LOCAL enable_nestloop = off`);
       const unseen = sql`${classifyJobs.projectId} = ${input.projectId} AND ${classifyJobs.deletedAt} IS NULL
-        AND NOT EXISTS (SELECT FROM ${syncWalkSeen} AS s, unnest(s.job_ids) AS seen(id)
-          WHERE s.project_id = ${input.projectId} AND s.api_version = ${input.apiVersion} AND seen.id = ${classifyJobs.id})`;
+        AND NOT EXISTS (SELECT FROM (SELECT unnest(job_ids) AS id FROM ${syncWalkSeen}
+          WHERE project_id = ${input.projectId} AND api_version = ${input.apiVersion}) AS seen WHERE seen.id = ${classifyJobs.id})`;
       const [counts] = await queryRows<{ live: number; missing: number }>(tx, sql`
         SELECT (SELECT count(*) FROM ${classifyJobs} WHERE ${classifyJobs.projectId} = ${input.projectId} AND ${classifyJobs.deletedAt} IS NULL)::int AS live,
           (SELECT count(*) FROM ${classifyJobs} WHERE ${unseen})::int AS missing`);
