@@ -17,8 +17,8 @@ export interface BenchResult {
     latencyMs: number; latencyPages: number; memoryJobs: number[]; scenarios: string[];
   };
   scenarios: {
-    /** cpuSeconds: of the walking process (the simulator's own CPU is not counted). */
-    fetchCeiling?: { jobs: number; pages: number; seconds: number; jobsPerSecond: number; cpuSeconds: number };
+    /** cpuSeconds: of the walking process; simulatorCpuSeconds: of the simulator serving it. */
+    fetchCeiling?: { jobs: number; pages: number; seconds: number; jobsPerSecond: number; cpuSeconds: number; simulatorCpuSeconds: number | undefined };
     /** dbCpuSeconds: of the Postgres backends that ran the COPY (Postgres only). */
     writeCeiling?: { jobs: number; rows: number; seconds: number; jobsPerSecond: number; rowsPerSecond: number; dbCpuSeconds: number | undefined };
     cold?: {
@@ -88,30 +88,33 @@ export function formatTable(result: BenchResult): string {
       + `load average ${m.loadAverageAtStart.join(' ')} at start, ${m.loadAverageAtEnd.join(' ')} at end`,
     '',
   ];
-  const rows: string[][] = [['scenario', 'figure', 'reference', 'ratio']];
+  const cpu = (parts: [string, number | undefined][]) => parts.filter(([, v]) => v !== undefined).map(([k, v]) => `${k} ${fixed(v as number, 1)}`).join(' + ');
+  const rows: string[][] = [['scenario', 'figure', 'reference', 'ratio', 'CPU seconds']];
   if (s.fetchCeiling) {
-    rows.push(['fetch ceiling', `${int(s.fetchCeiling.jobsPerSecond)} jobs/s (${int(s.fetchCeiling.jobs)} jobs, ${fixed(s.fetchCeiling.seconds)} s)`, 'walk + parse + normalize, no store', '']);
+    rows.push(['fetch ceiling', `${int(s.fetchCeiling.jobsPerSecond)} jobs/s (${int(s.fetchCeiling.jobs)} jobs, ${fixed(s.fetchCeiling.seconds)} s)`, 'walk + parse + normalize, no store', '',
+      cpu([['walk', s.fetchCeiling.cpuSeconds], ['simulator', s.fetchCeiling.simulatorCpuSeconds]])]);
   }
   if (s.writeCeiling) {
-    rows.push(['write ceiling', `${int(s.writeCeiling.jobsPerSecond)} jobs/s, ${int(s.writeCeiling.rowsPerSecond)} rows/s (${fixed(s.writeCeiling.seconds)} s)`, 'COPY of the same rows', '']);
+    rows.push(['write ceiling', `${int(s.writeCeiling.jobsPerSecond)} jobs/s, ${int(s.writeCeiling.rowsPerSecond)} rows/s (${fixed(s.writeCeiling.seconds)} s)`, 'COPY of the same rows', '',
+      cpu([['postgres', s.writeCeiling.dbCpuSeconds]])]);
   }
   if (s.cold) {
     rows.push(['cold backfill', `${int(s.cold.jobsPerSecond)} jobs/s, ${int(s.cold.rowsPerSecond)} rows/s (${fixed(s.cold.seconds)} s)`,
       s.cold.ceilingJobsPerSecond !== undefined ? `${s.cold.limitedBy} ceiling ${int(s.cold.ceilingJobsPerSecond)} jobs/s` : '',
-      s.cold.ratioToCeiling !== undefined ? fixed(s.cold.ratioToCeiling) : '']);
+      s.cold.ratioToCeiling !== undefined ? fixed(s.cold.ratioToCeiling) : '', cpu([['sync', s.cold.cpuSeconds], ['postgres', s.cold.dbCpuSeconds]])]);
   }
   if (s.warm) {
     const v = s.warm.rowVersions;
     rows.push(['warm re-sync', `${fixed(s.warm.seconds)} s, row versions: jobs ${v.jobs}, rules ${v.rules}, parsing ${v.parsingSettings}, status ${v.statusChanges}`,
-      s.cold ? `cold ${fixed(s.cold.seconds)} s` : '', fixed(s.warm.ratioToCold)]);
+      s.cold ? `cold ${fixed(s.cold.seconds)} s` : '', fixed(s.warm.ratioToCold), cpu([['sync', s.warm.cpuSeconds], ['postgres', s.warm.dbCpuSeconds]])]);
   }
   if (s.latency) {
     rows.push(['latency-bound', `${fixed(s.latency.seconds)} s (${s.latency.pages} pages at ${s.latency.latencyMs} ms)`,
-      `floor ${fixed(s.latency.floorSeconds)} s`, fixed(s.latency.ratio)]);
+      `floor ${fixed(s.latency.floorSeconds)} s`, fixed(s.latency.ratio), '']);
   }
   if (s.memory) {
     rows.push(['memory (peak RSS)', s.memory.runs.map((r) => `${mb(r.maxRssBytes)} at ${int(r.jobs)} jobs`).join(', '),
-      'largest ÷ smallest run', s.memory.ratio !== undefined ? fixed(s.memory.ratio) : '']);
+      'largest ÷ smallest run', s.memory.ratio !== undefined ? fixed(s.memory.ratio) : '', '']);
   }
   lines.push(table(rows), '');
   if (result.targets.length > 0) {

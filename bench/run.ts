@@ -6,7 +6,7 @@ import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { copyAll, copyCollector, walkAll } from './ceilings.ts';
-import { freshDatabase, serverVersion, type BenchDatabase, type DbKind } from './databases.ts';
+import { freshDatabase, processCpuMs, serverVersion, type BenchDatabase, type DbKind } from './databases.ts';
 import type { SyncChildReport, TableCounts } from './protocol.ts';
 import { formatTable, evaluateTargets, type BenchResult } from './report.ts';
 import { startSimulatorProcess, type SimulatorProcess } from './simulator.ts';
@@ -116,6 +116,7 @@ async function runSyncChild(sim: SimulatorProcess, db: BenchDatabase, options: B
   return report;
 }
 
+const simulatorCpuMs = (sim: SimulatorProcess) => (sim.pid === undefined ? undefined : processCpuMs([sim.pid]));
 const sumCounts = (c: TableCounts, keys: (keyof TableCounts)[]) => keys.reduce((n, k) => n + c[k], 0);
 const STORED: (keyof TableCounts)[] = ['classify_jobs', 'classify_job_rules', 'classify_job_parsing_settings'];
 const seconds = (ms: number) => ms / 1000;
@@ -167,10 +168,13 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     await withSimulator(spec, async (sim) => {
       if (scenarios.has('ceilings')) {
         note(`fetch ceiling: walking ${sim.jobs} jobs without storing`);
+        const simCpuBefore = simulatorCpuMs(sim);
         const walk = await walkAll(sim, options);
+        const simCpuAfter = simulatorCpuMs(sim);
         s.fetchCeiling = {
           jobs: walk.jobs, pages: walk.pages, seconds: seconds(walk.wallMs), jobsPerSecond: walk.jobs / seconds(walk.wallMs),
           cpuSeconds: seconds(walk.cpuMs),
+          simulatorCpuSeconds: simCpuBefore !== undefined && simCpuAfter !== undefined ? seconds(simCpuAfter - simCpuBefore) : undefined,
         };
 
         note('write ceiling: collecting the normalized rows, then COPY into empty tables');

@@ -15,6 +15,8 @@ export interface SimulatorProcess {
   projectIds: string[];
   /** Jobs served in all (projects × jobs per project). */
   jobs: number;
+  /** The simulator's process id (to read its CPU time). */
+  pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -56,6 +58,7 @@ export async function startSimulatorProcess(spec: SimulatorSpec): Promise<Simula
     apiKey: DEFAULT_API_KEY,
     projectIds: Array.from({ length: spec.projects }, (_, i) => simProjectId(DEFAULT_SEED, i)),
     jobs: spec.projects * spec.jobsPerProject,
+    pid: child.pid,
     stop: () => stopChild(child),
   };
 }
