@@ -1,8 +1,8 @@
 // All writes of a sync. The page transaction is the unit of progress: a page's jobs, their rules and
 // parsing settings, its rejects, the walk's seen ids, the run counters and the next page token commit
 // together or not at all, so a crash at any moment resumes cleanly from the saved token.
-import { and, eq, inArray, sql, type SQL } from 'drizzle-orm';
-import type { PgColumn } from 'drizzle-orm/pg-core';
+import { and, eq, getTableColumns, sql, type SQL } from 'drizzle-orm';
+import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
 import type { ApiVersion } from '../config.ts';
 import type { NormalizedJob, Reject } from '../normalize.ts';
 import { queryRows, type Db } from './connect.ts';
@@ -11,40 +11,92 @@ import {
   syncRejects, syncRunProjects, syncRuns, syncState, syncWalkSeen,
 } from './schema.ts';
 
-/** Postgres takes at most 65 535 parameters per statement; stay well under it. */
-const MAX_PARAMS = 30_000;
+// A page's rows travel as JSON text parameters, read back with jsonb_to_recordset: the statement
+// stays short whatever the page size (Postgres parses no VALUES list of rows × columns placeholders,
+// and the client binds a few strings instead of building thousands of parameters). jsonb, not json:
+// the text is parsed once, and each job's `raw` is then copied as jsonb instead of parsed again.
 
-function chunks<T>(rows: readonly T[], columns: number): T[][] {
-  const size = Math.max(1, Math.floor(MAX_PARAMS / columns));
-  const out: T[][] = [];
-  for (let i = 0; i < rows.length; i += size) out.push(rows.slice(i, i + size));
-  return out;
+type Columns = readonly (readonly [key: string, column: PgColumn])[];
+
+function columnsOf<T extends PgTable>(table: T, keys: readonly (keyof T['_']['columns'] & string)[]): Columns {
+  const all: Record<string, PgColumn> = getTableColumns(table);
+  return keys.map((key) => [key, all[key] as PgColumn] as const);
 }
 
-const excluded = (column: PgColumn): SQL => sql.raw(`excluded."${column.name}"`);
+/** Every column a normalized job carries (the whole of NormalizedJob['job']), by its schema.ts name. */
+const JOB_ITEM_KEYS = [
+  'id', 'projectId', 'organizationId', 'apiVersion', 'status', 'outcome', 'mode', 'userId', 'errorMessage',
+  'jobRecordId', 'createdAt', 'effectiveAt', 'updatedAt', 'fileInput', 'documentInputType', 'configurationId',
+  'parseJobId', 'transactionId', 'resultType', 'resultConfidence', 'resultReasoning', 'raw',
+] as const satisfies readonly (keyof NormalizedJob['job'])[];
+// A column added to normalize's output must be added above, or it would silently not be stored.
+type UnstoredJobKey = Exclude<keyof NormalizedJob['job'], (typeof JOB_ITEM_KEYS)[number]>;
+const _everyJobKeyStored: [UnstoredJobKey] extends [never] ? true : UnstoredJobKey = true;
 
-/** Columns an upsert overwrites; `firstSeenAt` is kept from the first sighting. */
-const UPSERT_COLUMNS = [
-  classifyJobs.projectId, classifyJobs.organizationId, classifyJobs.apiVersion, classifyJobs.status,
-  classifyJobs.outcome, classifyJobs.mode, classifyJobs.userId, classifyJobs.errorMessage, classifyJobs.jobRecordId,
-  classifyJobs.createdAt, classifyJobs.effectiveAt, classifyJobs.updatedAt, classifyJobs.fileInput,
-  classifyJobs.documentInputType, classifyJobs.configurationId, classifyJobs.parseJobId, classifyJobs.transactionId,
-  classifyJobs.resultType, classifyJobs.resultConfidence, classifyJobs.resultReasoning, classifyJobs.raw,
-  classifyJobs.lastRunId, classifyJobs.syncedAt, classifyJobs.deletedAt,
-] as const;
+const JOB_COLUMNS = columnsOf(classifyJobs, JOB_ITEM_KEYS);
+const RULE_COLUMNS = columnsOf(classifyJobRules, ['jobId', 'position', 'type', 'description']);
+const PARSING_COLUMNS = columnsOf(classifyJobParsingSettings, ['jobId', 'lang', 'maxPages', 'targetPages', 'targetPagesSpec']);
 
-const UPSERT_SET = Object.fromEntries(
-  Object.entries(classifyJobs).filter(([, col]) => (UPSERT_COLUMNS as readonly unknown[]).includes(col))
-    .map(([key, col]) => [key, excluded(col as PgColumn)]),
-);
+const names = (columns: Columns, prefix = ''): SQL => sql.raw(columns.map(([, c]) => `${prefix}"${c.name}"`).join(', '));
+
+/** Characters per JSON parameter; see jsonParts. */
+const JSON_PART_CHARS = 32_000;
 
 /**
- * A row is rewritten only when what it holds would change: the item as received or what we derive
- * from it, or when it comes back from the deleted. An unchanged item writes no row version.
+ * Rows as JSON arrays of at most ~JSON_PART_CHARS characters each. One JSON text per page would be a
+ * string of a few hundred kilobytes, and V8 puts strings over 128 KiB in fresh memory of their own:
+ * on a small VM the page faults of each one cost milliseconds per page (measured: bench/, docs/performance.md).
  */
-const CHANGED = sql`(${sql.join([classifyJobs.raw, classifyJobs.outcome, classifyJobs.apiVersion, classifyJobs.organizationId].map((c) => sql`${c}`), sql`, `)})
-  IS DISTINCT FROM (${sql.join([classifyJobs.raw, classifyJobs.outcome, classifyJobs.apiVersion, classifyJobs.organizationId].map(excluded), sql`, `)})
-  OR ${classifyJobs.deletedAt} IS NOT NULL`;
+function jsonParts(rows: readonly object[]): string[] {
+  const parts: string[] = [];
+  let part: string[] = [];
+  let size = 0;
+  for (const row of rows) {
+    const json = JSON.stringify(row);
+    if (size + json.length > JSON_PART_CHARS && part.length > 0) {
+      parts.push(`[${part.join(',')}]`);
+      part = [];
+      size = 0;
+    }
+    part.push(json);
+    size += json.length + 1;
+  }
+  parts.push(`[${part.join(',')}]`);
+  return parts;
+}
+
+/** `SELECT … FROM jsonb_to_recordset(…)` over the parts: the rows under their SQL column names and types. */
+function rowsFromJson(rows: readonly object[], columns: Columns): SQL {
+  const select = columns.map(([key, c]) => `r."${key}" AS "${c.name}"`).join(', ');
+  const types = columns.map(([key, c]) => `"${key}" ${c.getSQLType()}`).join(', ');
+  const parts = sql.join(jsonParts(rows).map((part) => sql`${part}::text`), sql`, `);
+  return sql`SELECT ${sql.raw(select)} FROM unnest(ARRAY[${parts}]) AS part, jsonb_to_recordset(part::jsonb) AS r(${sql.raw(types)})`;
+}
+
+/** `SET a = excluded.a, …` for an upsert of `columns`, keys excepted. */
+function setExcluded(columns: Columns): SQL {
+  return sql.raw(columns.map(([, c]) => `"${c.name}" = excluded."${c.name}"`).join(', '));
+}
+
+/** `(t.a, t.b) IS DISTINCT FROM (excluded.a, excluded.b)`: an upsert rewrites a row only when it differs. */
+function differs(table: string, columns: Columns): SQL {
+  return sql.raw(`(${columns.map(([, c]) => `${table}."${c.name}"`).join(', ')}) IS DISTINCT FROM (${columns.map(([, c]) => `excluded."${c.name}"`).join(', ')})`);
+}
+
+/**
+ * What makes a stored job differ from an incoming one: the item as received or what we derive from
+ * it, or its coming back from the deleted. An unchanged item writes no row version.
+ */
+const COMPARED = columnsOf(classifyJobs, ['raw', 'outcome', 'apiVersion', 'organizationId']);
+const jobChanged = (stored: string, incoming: string): SQL => sql.raw(
+  `(${COMPARED.map(([, c]) => `${stored}."${c.name}"`).join(', ')}) IS DISTINCT FROM (${COMPARED.map(([, c]) => `${incoming}."${c.name}"`).join(', ')})
+   OR ${stored}.deleted_at IS NOT NULL`);
+
+/** Columns an upsert overwrites; `first_seen_at` is kept from the first sighting. */
+const JOB_SET = sql.join([setExcluded(JOB_COLUMNS.filter(([key]) => key !== 'id')),
+  sql.raw('last_run_id = excluded.last_run_id, synced_at = excluded.synced_at, deleted_at = NULL')], sql`, `);
+const RULE_VALUES = RULE_COLUMNS.filter(([key]) => key !== 'jobId' && key !== 'position');
+const PARSING_VALUES = PARSING_COLUMNS.filter(([key]) => key !== 'jobId');
 
 export interface PageCounts {
   jobsSeen: number;
@@ -71,93 +123,111 @@ export interface StorePageInput {
   checkpoint?: boolean | undefined;
 }
 
-/** Stores one page in one transaction. Jobs must be unique by id (normalizePage does that). */
+/**
+ * Stores one page in one transaction: a single statement, so one round trip per page and no
+ * BEGIN/COMMIT of its own (a statement is atomic). Jobs must be unique by id (normalizePage does that).
+ *
+ * - The incoming jobs are compared with the stored ones in SQL (one index lookup each): only new or
+ *   changed jobs reach the upsert, so an unchanged job is neither written nor locked (ON CONFLICT DO
+ *   UPDATE locks a row even when its WHERE skips the update) and its rules and parsing settings are
+ *   not touched. The same lookup reads the status a job had, for the status history.
+ * - A changed job's rules and parsing settings are upserted where they differ; the ones it no longer
+ *   has are deleted (looked up by job id, so only updated jobs cost anything).
+ * - The checkpoint rides in the same statement: the page's seen ids (for deletion detection), the
+ *   token of the next page (where a resumed walk starts) and the run's counters.
+ *
+ * Data-modifying CTEs all see the statement's snapshot
+ * (https://www.postgresql.org/docs/current/queries-with.html#QUERIES-WITH-MODIFYING): they touch
+ * disjoint rows here, and foreign keys are checked at the end of the statement, after the jobs exist.
+ */
 export async function storePage(db: Db, input: StorePageInput): Promise<PageCounts> {
-  return db.transaction(async (tx) => {
-    const ids = input.jobs.map((j) => j.job.id);
-    const previous = new Map<string, string>();
-    for (const part of chunks(ids, 1)) {
-      const rows = await tx.select({ id: classifyJobs.id, status: classifyJobs.status })
-        .from(classifyJobs).where(inArray(classifyJobs.id, part));
-      for (const row of rows) previous.set(row.id, row.status);
-    }
-
-    const written: { id: string; inserted: boolean }[] = [];
-    const jobRows = input.jobs.map((j) => ({ ...j.job, lastRunId: input.runId, syncedAt: sql`now()` as unknown as string, deletedAt: null }));
-    for (const part of chunks(jobRows, UPSERT_COLUMNS.length + 2)) {
-      written.push(...await tx.insert(classifyJobs).values(part)
-        .onConflictDoUpdate({ target: classifyJobs.id, set: UPSERT_SET, setWhere: CHANGED })
-        .returning({ id: classifyJobs.id, inserted: sql<boolean>`(xmax = 0)` }));
-    }
-
-    const changedIds = new Set(written.map((w) => w.id));
-    const updatedIds = written.filter((w) => !w.inserted).map((w) => w.id);
-    if (updatedIds.length > 0) {
-      for (const part of chunks(updatedIds, 1)) {
-        await tx.delete(classifyJobRules).where(inArray(classifyJobRules.jobId, part));
-        await tx.delete(classifyJobParsingSettings).where(inArray(classifyJobParsingSettings.jobId, part));
-      }
-    }
-    const changed = input.jobs.filter((j) => changedIds.has(j.job.id));
-    const rules = changed.flatMap((j) => j.rules);
-    for (const part of chunks(rules, 4)) await tx.insert(classifyJobRules).values(part);
-    const parsing = changed.flatMap((j) => (j.parsing ? [j.parsing] : []));
-    for (const part of chunks(parsing, 5)) await tx.insert(classifyJobParsingSettings).values(part);
-
-    const statusChanges = changed
-      .filter((j) => previous.get(j.job.id) !== j.job.status)
-      .map((j) => ({
-        jobId: j.job.id, projectId: j.job.projectId, fromStatus: previous.get(j.job.id) ?? null,
-        toStatus: j.job.status, runId: input.runId,
-      }));
-    for (const part of chunks(statusChanges, 5)) await tx.insert(classifyJobStatusChanges).values(part);
-
-    if (input.rejects.length > 0) {
-      const rows = input.rejects.map((r) => ({
-        runId: input.runId, projectId: input.projectId, apiVersion: input.apiVersion, reason: r.reason, payload: r.payload,
-      }));
-      for (const part of chunks(rows, 5)) await tx.insert(syncRejects).values(part);
-    }
-
-    // Rejected items that carry an id are still listed upstream: they count as seen.
-    const seenIds = [...ids, ...input.rejects.flatMap((r) => (r.id === undefined ? [] : [r.id]))];
-    if (input.trackSeen && seenIds.length > 0) {
-      await tx.insert(syncWalkSeen)
-        .values({ projectId: input.projectId, apiVersion: input.apiVersion, pageNumber: input.pageNumber, jobIds: seenIds })
-        .onConflictDoUpdate({
-          target: [syncWalkSeen.projectId, syncWalkSeen.apiVersion, syncWalkSeen.pageNumber],
-          set: { jobIds: seenIds },
-        });
-    }
-
-    if (input.checkpoint !== false) {
-      await tx.update(syncState).set({
-        pageToken: input.nextPageToken ?? null,
-        walkPages: input.pageNumber,
-        updatedAt: sql`now()`,
-      }).where(and(eq(syncState.projectId, input.projectId), eq(syncState.apiVersion, input.apiVersion)));
-    }
-
-    const inserted = written.filter((w) => w.inserted).length;
-    const counts: PageCounts = {
-      jobsSeen: input.jobs.length,
-      inserted,
-      updated: written.length - inserted,
-      unchanged: input.jobs.length - written.length,
-      rejects: input.rejects.length,
-    };
-    await tx.update(syncRunProjects).set({
-      pages: sql`${syncRunProjects.pages} + 1`,
-      jobsSeen: sql`${syncRunProjects.jobsSeen} + ${counts.jobsSeen}`,
-      jobsInserted: sql`${syncRunProjects.jobsInserted} + ${counts.inserted}`,
-      jobsUpdated: sql`${syncRunProjects.jobsUpdated} + ${counts.updated}`,
-      jobsUnchanged: sql`${syncRunProjects.jobsUnchanged} + ${counts.unchanged}`,
-      rejects: sql`${syncRunProjects.rejects} + ${counts.rejects}`,
-      retries: sql`${syncRunProjects.retries} + ${input.retries}`,
-      ...(input.totalSize !== undefined && { totalSize: input.totalSize }),
-    }).where(and(eq(syncRunProjects.runId, input.runId), eq(syncRunProjects.projectId, input.projectId)));
-    return counts;
-  });
+  const { runId, projectId, apiVersion, jobs } = input;
+  const rejectsJson = JSON.stringify(input.rejects);
+  const [row] = await queryRows<{ inserted: number; updated: number }>(db, sql`
+    WITH incoming AS (${rowsFromJson(jobs.map((j) => j.job), JOB_COLUMNS)}),
+    changed AS (
+      SELECT incoming.*, stored.status AS previous_status
+      FROM incoming LEFT JOIN ${classifyJobs} AS stored ON stored.id = incoming.id
+      WHERE stored.id IS NULL OR ${jobChanged('stored', 'incoming')}
+    ),
+    written AS (
+      INSERT INTO ${classifyJobs} (${names(JOB_COLUMNS)}, last_run_id, synced_at, deleted_at)
+      SELECT ${names(JOB_COLUMNS)}, ${runId}::uuid, now(), NULL FROM changed
+      ON CONFLICT (id) DO UPDATE SET ${JOB_SET} WHERE ${jobChanged('classify_jobs', 'excluded')}
+      RETURNING id, (xmax = 0) AS inserted
+    ),
+    rules_in AS (${rowsFromJson(jobs.flatMap((j) => j.rules), RULE_COLUMNS)}),
+    -- A job inserted by this statement has no rules or parsing settings yet: plain inserts, without
+    -- ON CONFLICT's extra index probe and confirmation record per row. Updated jobs upsert theirs.
+    rules_inserted AS (
+      INSERT INTO ${classifyJobRules} (${names(RULE_COLUMNS)})
+      SELECT ${names(RULE_COLUMNS, 'rules_in.')} FROM rules_in JOIN written ON written.id = rules_in.job_id WHERE written.inserted
+    ),
+    rules_upserted AS (
+      INSERT INTO ${classifyJobRules} (${names(RULE_COLUMNS)})
+      SELECT ${names(RULE_COLUMNS, 'rules_in.')} FROM rules_in JOIN written ON written.id = rules_in.job_id WHERE NOT written.inserted
+      ON CONFLICT (job_id, position) DO UPDATE SET ${setExcluded(RULE_VALUES)}
+      WHERE ${differs('classify_job_rules', RULE_VALUES)}
+    ),
+    rules_removed AS (
+      DELETE FROM ${classifyJobRules} AS stored
+      WHERE stored.job_id = ANY (ARRAY(SELECT id FROM written WHERE NOT inserted))
+        AND NOT EXISTS (SELECT FROM rules_in WHERE rules_in.job_id = stored.job_id AND rules_in.position = stored.position)
+    ),
+    parsing_in AS (${rowsFromJson(jobs.flatMap((j) => (j.parsing ? [j.parsing] : [])), PARSING_COLUMNS)}),
+    parsing_inserted AS (
+      INSERT INTO ${classifyJobParsingSettings} (${names(PARSING_COLUMNS)})
+      SELECT ${names(PARSING_COLUMNS, 'parsing_in.')} FROM parsing_in JOIN written ON written.id = parsing_in.job_id WHERE written.inserted
+    ),
+    parsing_upserted AS (
+      INSERT INTO ${classifyJobParsingSettings} (${names(PARSING_COLUMNS)})
+      SELECT ${names(PARSING_COLUMNS, 'parsing_in.')} FROM parsing_in JOIN written ON written.id = parsing_in.job_id WHERE NOT written.inserted
+      ON CONFLICT (job_id) DO UPDATE SET ${setExcluded(PARSING_VALUES)}
+      WHERE ${differs('classify_job_parsing_settings', PARSING_VALUES)}
+    ),
+    parsing_removed AS (
+      DELETE FROM ${classifyJobParsingSettings} AS stored
+      WHERE stored.job_id = ANY (ARRAY(SELECT id FROM written WHERE NOT inserted))
+        AND NOT EXISTS (SELECT FROM parsing_in WHERE parsing_in.job_id = stored.job_id)
+    ),
+    status_changes AS (
+      INSERT INTO ${classifyJobStatusChanges} (job_id, project_id, from_status, to_status, run_id)
+      SELECT changed.id, changed.project_id, changed.previous_status, changed.status, ${runId}::uuid
+      FROM changed JOIN written ON written.id = changed.id
+      WHERE changed.previous_status IS DISTINCT FROM changed.status
+    ),
+    rejects_in AS (SELECT * FROM json_to_recordset(${rejectsJson}::json) AS r(id text, reason text, payload text)),
+    rejects_written AS (
+      INSERT INTO ${syncRejects} (run_id, project_id, api_version, reason, payload)
+      SELECT ${runId}::uuid, ${projectId}, ${apiVersion}, reason, payload FROM rejects_in
+    ),
+    -- Rejected items that carry an id are still listed upstream: they count as seen.
+    seen_ids AS (SELECT ARRAY(SELECT id FROM incoming UNION ALL SELECT id FROM rejects_in WHERE id IS NOT NULL) AS ids),
+    seen AS (
+      INSERT INTO ${syncWalkSeen} (project_id, api_version, page_number, job_ids)
+      SELECT ${projectId}, ${apiVersion}, ${input.pageNumber}::int, ids FROM seen_ids
+      WHERE ${input.trackSeen} AND cardinality(ids) > 0
+      ON CONFLICT (project_id, api_version, page_number) DO UPDATE SET job_ids = excluded.job_ids
+    ),
+    state AS (
+      UPDATE ${syncState} SET page_token = ${input.nextPageToken ?? null}, walk_pages = ${input.pageNumber}, updated_at = now()
+      WHERE ${input.checkpoint !== false} AND project_id = ${projectId} AND api_version = ${apiVersion}
+    ),
+    counts AS (
+      SELECT count(*) FILTER (WHERE inserted)::int AS inserted, count(*) FILTER (WHERE NOT inserted)::int AS updated FROM written
+    ),
+    run AS (
+      UPDATE ${syncRunProjects} SET pages = pages + 1, jobs_seen = jobs_seen + ${jobs.length},
+        jobs_inserted = jobs_inserted + counts.inserted, jobs_updated = jobs_updated + counts.updated,
+        jobs_unchanged = jobs_unchanged + ${jobs.length} - counts.inserted - counts.updated,
+        rejects = rejects + ${input.rejects.length}, retries = retries + ${input.retries},
+        total_size = coalesce(${input.totalSize ?? null}::int, total_size)
+      FROM counts WHERE run_id = ${runId} AND project_id = ${projectId}
+    )
+    SELECT inserted, updated FROM counts`);
+  const inserted = row?.inserted ?? 0;
+  const updated = row?.updated ?? 0;
+  return { jobsSeen: jobs.length, inserted, updated, unchanged: jobs.length - inserted - updated, rejects: input.rejects.length };
 }
 
 export type WalkKind = 'full' | 'incremental';
@@ -254,11 +324,19 @@ export async function completeWalk(db: Db, input: CompleteWalkInput): Promise<Co
     let deleted = 0;
     let warning: string | undefined;
     if (input.detectDeletions) {
-      const seen = sql`(SELECT unnest(${syncWalkSeen.jobIds}) FROM ${syncWalkSeen}
-        WHERE ${syncWalkSeen.projectId} = ${input.projectId} AND ${syncWalkSeen.apiVersion} = ${input.apiVersion})`;
+      // "Not seen" must stay linear in the project's size. `id NOT IN (subquery)` is hashed only while
+      // the list fits in work_mem (~50 000 ids at the default 4 MB) and otherwise rescans it per stored
+      // job; a NOT EXISTS anti-join is linear as a hash join but quadratic as a nested loop, which the
+      // planner picks when its statistics still describe an empty table (a first backfill ends before
+      // autovacuum analyzes it: 250 000 jobs then took minutes per project). Nested loops are never the
+      // right plan here, so they are ruled out for this transaction.
+      await tx.execute(sql`SET LOCAL enable_nestloop = off`);
+      const unseen = sql`${classifyJobs.projectId} = ${input.projectId} AND ${classifyJobs.deletedAt} IS NULL
+        AND NOT EXISTS (SELECT FROM (SELECT unnest(job_ids) AS id FROM ${syncWalkSeen}
+          WHERE project_id = ${input.projectId} AND api_version = ${input.apiVersion}) AS seen WHERE seen.id = ${classifyJobs.id})`;
       const [counts] = await queryRows<{ live: number; missing: number }>(tx, sql`
-        SELECT count(*)::int AS live, count(*) FILTER (WHERE ${classifyJobs.id} NOT IN ${seen})::int AS missing
-        FROM ${classifyJobs} WHERE ${classifyJobs.projectId} = ${input.projectId} AND ${classifyJobs.deletedAt} IS NULL`);
+        SELECT (SELECT count(*) FROM ${classifyJobs} WHERE ${classifyJobs.projectId} = ${input.projectId} AND ${classifyJobs.deletedAt} IS NULL)::int AS live,
+          (SELECT count(*) FROM ${classifyJobs} WHERE ${unseen})::int AS missing`);
       const live = counts?.live ?? 0;
       const missing = counts?.missing ?? 0;
       const seenShare = live === 0 ? 1 : (live - missing) / live;
@@ -266,11 +344,11 @@ export async function completeWalk(db: Db, input: CompleteWalkInput): Promise<Co
         warning = `deletions skipped: the walk saw ${live - missing} of ${live} stored jobs (under ${Math.round(input.minSeenShare * 100)}%); `
           + 'if the project really lost them, run again with --allow-mass-delete';
       } else if (missing > 0) {
-        const rows = await tx.update(classifyJobs)
-          .set({ deletedAt: sql`now()`, lastRunId: input.runId })
-          .where(and(eq(classifyJobs.projectId, input.projectId), sql`${classifyJobs.deletedAt} IS NULL`, sql`${classifyJobs.id} NOT IN ${seen}`))
-          .returning({ id: classifyJobs.id });
-        deleted = rows.length;
+        // Counted in SQL: a mass deletion must not bring every deleted id into memory.
+        const [row] = await queryRows<{ deleted: number }>(tx, sql`
+          WITH marked AS (UPDATE ${classifyJobs} SET deleted_at = now(), last_run_id = ${input.runId}::uuid WHERE ${unseen} RETURNING 1)
+          SELECT count(*)::int AS deleted FROM marked`);
+        deleted = row?.deleted ?? 0;
       }
     }
     await tx.delete(syncWalkSeen).where(and(eq(syncWalkSeen.projectId, input.projectId), eq(syncWalkSeen.apiVersion, input.apiVersion)));

@@ -18,7 +18,8 @@ const B = 'db000000-0000-4000-8000-00000000000b';
 const NOW = Date.parse('2026-11-01T00:00:00Z');
 
 /** Only the page transaction (storePage) inserts jobs: a backend running this is inside a page transaction. */
-const PAGE_TRANSACTION_SQL = /^insert into "classify_jobs"/;
+// The page statement: one multi-statement CTE that starts with the incoming rows (src/db/store.ts).
+const PAGE_TRANSACTION_SQL = /^\s*WITH incoming AS/i;
 
 describe('database faults (real Postgres)', () => {
   let tdb: TestDatabase;
