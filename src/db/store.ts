@@ -124,8 +124,11 @@ export interface StorePageInput {
 }
 
 /**
- * Stores one page in one transaction: a single statement, so one round trip per page and no
- * BEGIN/COMMIT of its own (a statement is atomic). Jobs must be unique by id (normalizePage does that).
+ * Stores one page in one transaction: a single statement, inside an explicit BEGIN/COMMIT. The
+ * statement alone would be atomic, but a server keeps executing a statement whose client has died
+ * (e.g. one blocked on a lock while the worker was stopped) and would then autocommit it after the
+ * process, and its project lock, are gone, racing the next walk's checkpoint. With COMMIT sent only by
+ * a live process, a dead one's page is rolled back. Jobs must be unique by id (normalizePage does that).
  *
  * - The incoming jobs are compared with the stored ones in SQL (one index lookup each): only new or
  *   changed jobs reach the upsert, so an unchanged job is neither written nor locked (ON CONFLICT DO
@@ -143,7 +146,7 @@ export interface StorePageInput {
 export async function storePage(db: Db, input: StorePageInput): Promise<PageCounts> {
   const { runId, projectId, apiVersion, jobs } = input;
   const rejectsJson = JSON.stringify(input.rejects);
-  const [row] = await queryRows<{ inserted: number; updated: number }>(db, sql`
+  const [row] = await db.transaction((tx) => queryRows<{ inserted: number; updated: number }>(tx, sql`
     WITH incoming AS (${rowsFromJson(jobs.map((j) => j.job), JOB_COLUMNS)}),
     changed AS (
       SELECT incoming.*, stored.status AS previous_status
@@ -224,7 +227,7 @@ export async function storePage(db: Db, input: StorePageInput): Promise<PageCoun
         total_size = coalesce(${input.totalSize ?? null}::int, total_size)
       FROM counts WHERE run_id = ${runId} AND project_id = ${projectId}
     )
-    SELECT inserted, updated FROM counts`);
+    SELECT inserted, updated FROM counts`));
   const inserted = row?.inserted ?? 0;
   const updated = row?.updated ?? 0;
   return { jobsSeen: jobs.length, inserted, updated, unchanged: jobs.length - inserted - updated, rejects: input.rejects.length };
