@@ -62,6 +62,7 @@ describe('database faults (real Postgres)', () => {
         // Only once both projects committed a page since the last kill: the page it hit went through, so no
         // page is killed twice (5 attempts each).
         const positions = await walkPositions();
+        if (positions.size < 2) continue; // both walks under way: the guard below needs a position for each
         if ([...atLastKill].some(([project, walked]) => positions.get(project) === walked)) continue;
         const { rows } = await admin!.query<{ pid: number; state: string; query: string; in_tx: boolean; idle_ms: number }>(`
           SELECT pid, state, query, xact_start IS NOT NULL AS in_tx,
