@@ -87,6 +87,18 @@ export const classifyJobStatusChanges = pgTable('classify_job_status_changes', {
   index('classify_job_status_changes_project_idx').on(t.projectId, t.observedAt),
 ]);
 
+/** What a run did, counted the same way for the whole run and for each of its projects. */
+const runCounters = () => ({
+  pages: integer('pages').notNull().default(0),
+  jobsSeen: integer('jobs_seen').notNull().default(0),
+  jobsInserted: integer('jobs_inserted').notNull().default(0),
+  jobsUpdated: integer('jobs_updated').notNull().default(0),
+  jobsUnchanged: integer('jobs_unchanged').notNull().default(0),
+  jobsDeleted: integer('jobs_deleted').notNull().default(0),
+  rejects: integer('rejects').notNull().default(0),
+  retries: integer('retries').notNull().default(0),
+});
+
 /** One row per command run. */
 export const syncRuns = pgTable('sync_runs', {
   id: uuid('id').primaryKey(),
@@ -98,14 +110,7 @@ export const syncRuns = pgTable('sync_runs', {
   finishedAt: tstz('finished_at'),
   projects: integer('projects').notNull().default(0),
   projectsFailed: integer('projects_failed').notNull().default(0),
-  pages: integer('pages').notNull().default(0),
-  jobsSeen: integer('jobs_seen').notNull().default(0),
-  jobsInserted: integer('jobs_inserted').notNull().default(0),
-  jobsUpdated: integer('jobs_updated').notNull().default(0),
-  jobsUnchanged: integer('jobs_unchanged').notNull().default(0),
-  jobsDeleted: integer('jobs_deleted').notNull().default(0),
-  rejects: integer('rejects').notNull().default(0),
-  retries: integer('retries').notNull().default(0),
+  ...runCounters(),
   error: text('error'),
   host: text('host'),
   pid: integer('pid'),
@@ -122,14 +127,7 @@ export const syncRunProjects = pgTable('sync_run_projects', {
   status: text('status').notNull(),
   startedAt: tstz('started_at').notNull().defaultNow(),
   finishedAt: tstz('finished_at'),
-  pages: integer('pages').notNull().default(0),
-  jobsSeen: integer('jobs_seen').notNull().default(0),
-  jobsInserted: integer('jobs_inserted').notNull().default(0),
-  jobsUpdated: integer('jobs_updated').notNull().default(0),
-  jobsUnchanged: integer('jobs_unchanged').notNull().default(0),
-  jobsDeleted: integer('jobs_deleted').notNull().default(0),
-  rejects: integer('rejects').notNull().default(0),
-  retries: integer('retries').notNull().default(0),
+  ...runCounters(),
   totalSize: integer('total_size'),
   error: text('error'),
   warning: text('warning'),
