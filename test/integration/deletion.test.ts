@@ -87,7 +87,8 @@ describe('deletion safety (real Postgres)', () => {
 
   it('completing a walk a second time (a retry after a lost commit acknowledgement) deletes nothing', async () => {
     sim = await startSimulator({ projects: [{ id: P, jobs: 100 }], now: NOW });
-    const config = testConfig(sim, { projects: [P], pageSize: 50, allowMassDelete: true });
+    // v1: every sync is a full walk that detects deletions.
+    const config = testConfig(sim, { projects: [P], pageSize: 50, allowMassDelete: true, api: 'v1' });
     await sync(config, tdb);
     for (const job of sim.jobs(P).slice(0, 10)) sim.removeJob(P, job.id);
     const result = await sync(config, tdb);
