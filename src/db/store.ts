@@ -324,6 +324,12 @@ export interface CompleteWalkResult {
 /** Ends a walk that reached its last page: deletes by absence (guarded), clears the token. */
 export async function completeWalk(db: Db, input: CompleteWalkInput): Promise<CompleteWalkResult> {
   return db.transaction(async (tx) => {
+    // Run again after its commit went through unacknowledged (a retry on a dropped connection), the walk's
+    // seen ids are gone and every stored job would look unseen. A walk that reached its end has stored at
+    // least one page (walk_pages >= 1) and completing resets walk_pages to 0: then there is nothing to do.
+    const [state] = await tx.select({ walkPages: syncState.walkPages }).from(syncState)
+      .where(and(eq(syncState.projectId, input.projectId), eq(syncState.apiVersion, input.apiVersion))).for('update');
+    if ((state?.walkPages ?? 0) === 0) return { deleted: 0, warning: undefined };
     let deleted = 0;
     let warning: string | undefined;
     if (input.detectDeletions) {

@@ -4,6 +4,7 @@ import { sql } from 'drizzle-orm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config.ts';
 import { queryRows } from '../../src/db/connect.ts';
+import { completeWalk } from '../../src/db/store.ts';
 import { startSimulator, type Simulator } from '../../src/simulator/index.ts';
 import { runCli } from '../helpers/cli.ts';
 import { openTestDatabase, postgresReachable, type TestDatabase } from '../helpers/db.ts';
@@ -82,6 +83,24 @@ describe('deletion safety (real Postgres)', () => {
     expect(await deletedIds()).toEqual(gone);
     expect(await storedRaw(tdb.database.db, P)).toEqual(expectedRaw(sim, P));
     report('deletion', { interruptedWalks: endings.length, endings: endings.join('/'), wronglyDeleted: 0, deletedAfterCompleteWalk: 5 });
+  });
+
+  it('completing a walk a second time (a retry after a lost commit acknowledgement) deletes nothing', async () => {
+    sim = await startSimulator({ projects: [{ id: P, jobs: 100 }], now: NOW });
+    // v1: every sync is a full walk that detects deletions.
+    const config = testConfig(sim, { projects: [P], pageSize: 50, allowMassDelete: true, api: 'v1' });
+    await sync(config, tdb);
+    for (const job of sim.jobs(P).slice(0, 10)) sim.removeJob(P, job.id);
+    const result = await sync(config, tdb);
+    expect(result.projects[0]).toMatchObject({ status: 'succeeded', deleted: 10 });
+
+    // The database committed the walk's end, the client never heard so, and runs it again: the walk's seen
+    // ids are gone by now, so every stored job looks unseen, and --allow-mass-delete lifts the share guard.
+    const again = await completeWalk(tdb.database.db, {
+      runId: result.runId, projectId: P, apiVersion: 'v1', detectDeletions: true, minSeenShare: 0.5, allowMassDelete: true,
+    });
+    expect(again).toEqual({ deleted: 0, warning: undefined });
+    expect(await storedRaw(tdb.database.db, P)).toEqual(expectedRaw(sim, P));
   });
 
   it('the share under which deletes are skipped is configurable (massDeleteMinShare)', async () => {
