@@ -86,7 +86,7 @@ describe('deletion safety (real Postgres)', () => {
   });
 
   it('completing a walk a second time (a retry after a lost commit acknowledgement) deletes nothing', async () => {
-    sim = await startSimulator({ projects: [{ id: P, jobs: 100 }], now: NOW });
+    sim = await startSimulator({ apis: ['v1'], projects: [{ id: P, jobs: 100 }], now: NOW });
     // v1: every sync is a full walk that detects deletions.
     const config = testConfig(sim, { projects: [P], pageSize: 50, allowMassDelete: true, api: 'v1' });
     await sync(config, tdb);
