@@ -248,7 +248,8 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     }
     const first = runs[0];
     const last = runs.at(-1);
-    s.memory = { runs, ratio: first && last ? last.maxRssBytes / first.maxRssBytes : undefined };
+    // The growth from the smallest run to the largest: with one run there is none to speak of.
+    s.memory = { runs, ratio: first && last && runs.length > 1 ? last.maxRssBytes / first.maxRssBytes : undefined };
   }
 
   result.machine.loadAverageAtEnd = loadavg().map((l) => Number(l.toFixed(2)));
