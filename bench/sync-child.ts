@@ -24,24 +24,31 @@ function toCounts(rows: { relname: string; n: string | number }[]): TableCounts 
 }
 
 /**
- * PGlite is one backend: flushing its own pending statistics is enough. Postgres backends flush
- * theirs when they exit (or within seconds when idle), so the pool is closed first and the
- * figures are read until they stop moving.
+ * PGlite is one backend: flushing its own pending statistics is enough. A Postgres backend flushes
+ * its statistics when it exits (or within seconds when idle), so after the run the pool is closed
+ * and the figures are read once no other backend is connected to the bench database, until two
+ * readings agree (a backend leaves pg_stat_activity a moment before its last flush).
  */
-async function rowVersions(database: Database, databaseUrl: string | undefined): Promise<TableCounts> {
+async function rowVersions(database: Database, databaseUrl: string | undefined, afterClose: boolean): Promise<TableCounts> {
   if (database.kind === 'pglite') {
     await database.db.execute(sql`SELECT pg_stat_force_next_flush()`);
     return toCounts(await queryRows(database.db, sql.raw(STATS_QUERY)));
   }
+  const pause = () => new Promise((resolve) => setTimeout(resolve, 250));
   return withClient(databaseUrl as string, async (client) => {
+    for (let attempt = 0; afterClose && attempt < 80; attempt++) {
+      const { rows } = await client.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
+      if (rows[0]?.n === 0) break;
+      await pause();
+    }
     let last = '';
-    for (let attempt = 0; attempt < 50; attempt++) {
+    for (let attempt = 0; attempt < 40; attempt++) {
       const { rows } = await client.query<{ relname: string; n: string }>(STATS_QUERY);
-      const counts = toCounts(rows);
-      const text = JSON.stringify(counts);
-      if (text === last) return counts;
+      const text = JSON.stringify(toCounts(rows));
+      if (text === last) break;
       last = text;
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await pause();
     }
     return JSON.parse(last) as TableCounts;
   });
@@ -85,7 +92,7 @@ async function main(): Promise<SyncChildReport> {
   const database = await openDatabase(config, log);
   let closed = false;
   try {
-    const rowVersionsBefore = await rowVersions(database, config.databaseUrl);
+    const rowVersionsBefore = await rowVersions(database, config.databaseUrl, false);
     const cpu = process.cpuUsage();
     const started = performance.now();
     const result = await runSync({ config, database, log, trigger: 'backfill', fromStart: true });
@@ -97,7 +104,7 @@ async function main(): Promise<SyncChildReport> {
       await database.close();
       closed = true;
     }
-    const rowVersionsAfter = await rowVersions(database, config.databaseUrl);
+    const rowVersionsAfter = await rowVersions(database, config.databaseUrl, true);
     const sum = (key: 'pages' | 'jobsSeen' | 'inserted' | 'updated' | 'unchanged' | 'deleted' | 'rejects') =>
       result.projects.reduce((n, p) => n + p[key], 0);
     const failed = result.projects.find((p) => p.error);

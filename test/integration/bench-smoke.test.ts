@@ -17,7 +17,7 @@ function runBench(args: string[], env: Record<string, string | undefined>): Prom
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 4 * MINUTE);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 8 * MINUTE);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
@@ -67,7 +67,7 @@ describe('npm run bench (smoke)', () => {
     } finally {
       await drop();
     }
-  }, 5 * MINUTE);
+  }, 9 * MINUTE);
 
   it('runs the ceilings and a cold + warm sync on embedded PGlite', async () => {
     const r = await runBench([...TINY, '--db', 'pglite', '--scenario', 'ceilings', '--scenario', 'warm'], {});
@@ -75,5 +75,5 @@ describe('npm run bench (smoke)', () => {
     const result = JSON.parse(r.stdout) as BenchResult;
     expect(result.options).toMatchObject({ db: 'pglite' });
     expectFigures(result, ['ceilings', 'warm']);
-  }, 5 * MINUTE);
+  }, 9 * MINUTE);
 });
