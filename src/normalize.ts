@@ -13,7 +13,10 @@ export interface NormalizedJob {
 
 export interface Reject {
   reason: string;
-  /** The item's id when it has a usable one: a job that is still listed upstream is not deleted. */
+  /**
+   * The item's id when it has a usable one (a string of at most MAX_ID_BYTES): a job that is still
+   * listed upstream is not deleted, and an incremental sync asks for it again by id.
+   */
   id: string | undefined;
   /** The raw item text (JSON), NULs removed. */
   payload: string;
@@ -74,21 +77,40 @@ const ISO_TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(\.
 
 /**
  * An ISO 8601 timestamp in the form Postgres reads without guessing: no offset means UTC,
- * fractions are kept to the microsecond (Postgres' precision). Throws on anything else.
+ * fractions are kept to the microsecond (Postgres' precision). Throws on anything else, and on what
+ * Postgres would refuse: year 0000 (ISO has it, Postgres' AD years start at 1; a four-digit year
+ * cannot pass 294276 AD, the other end of its range) and offsets beyond ±15:59 (Postgres' limit).
  */
 export function normalizeTimestamp(value: string): string {
   const m = ISO_TIMESTAMP.exec(value.trim());
   if (!m) throw new Error(`not an ISO 8601 timestamp: ${JSON.stringify(value.slice(0, 60))}`);
   const [, y, mo, d, h, mi, s = '00', frac = '', zone] = m;
-  const check = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s)));
+  // setUTCFullYear, not Date.UTC: Date.UTC maps years 0-99 to 1900-1999.
+  const check = new Date(0);
+  check.setUTCFullYear(Number(y), Number(mo) - 1, Number(d));
   if (check.getUTCMonth() !== Number(mo) - 1 || check.getUTCDate() !== Number(d) || Number(h) > 23 || Number(mi) > 59 || Number(s) > 59) {
     throw new Error(`not a valid date/time: ${JSON.stringify(value.slice(0, 60))}`);
   }
+  if (Number(y) < 1) throw new Error(`year 0000 is outside what Postgres stores (years 1 to 294276 AD): ${JSON.stringify(value.slice(0, 60))}`);
   let offset = zone === undefined || zone === 'Z' || zone === 'z' ? 'Z' : zone;
   if (/^[+-]\d{2}$/.test(offset)) offset += ':00';
   else if (/^[+-]\d{4}$/.test(offset)) offset = `${offset.slice(0, 3)}:${offset.slice(3)}`;
+  if (offset !== 'Z' && (Number(offset.slice(1, 3)) > 15 || Number(offset.slice(4, 6)) > 59)) {
+    throw new Error(`offset ${offset} is outside what Postgres stores (at most ±15:59): ${JSON.stringify(value.slice(0, 60))}`);
+  }
   return `${y}-${mo}-${d}T${h}:${mi}:${s}${frac.slice(0, 7)}${offset}`;
 }
+
+/**
+ * The longest job id stored, in UTF-8 bytes. Ids are keys of btree indexes (classify_jobs, rules,
+ * status changes), whose entries Postgres caps at 2 704 bytes with the other key columns; upstream ids
+ * are uuids (36 bytes), so anything near the cap is no id. Longer ones are quarantined without an id.
+ */
+export const MAX_ID_BYTES = 1024;
+
+const idSchema = z.string().min(1).refine((id) => Buffer.byteLength(id) <= MAX_ID_BYTES, {
+  error: `longer than ${MAX_ID_BYTES} bytes: no job id is, and Postgres could not index it`,
+});
 
 const INT32_MAX = 2_147_483_647;
 const int32 = z.number().int().min(-INT32_MAX - 1).max(INT32_MAX);
@@ -104,7 +126,7 @@ const timestampField = z.string().transform((value, ctx) => {
 const ruleSchema = z.looseObject({ type: z.string(), description: z.string() });
 
 const v1ItemSchema = z.looseObject({
-  id: z.string().min(1),
+  id: idSchema,
   project_id: z.string().min(1),
   user_id: z.string(),
   rules: z.array(ruleSchema),
@@ -147,11 +169,17 @@ function payloadOf(item: unknown): string {
   }
 }
 
+function usableId(id: unknown): string | undefined {
+  if (typeof id !== 'string') return undefined;
+  const clean = cleanString(id);
+  return idSchema.safeParse(clean).success ? clean : undefined;
+}
+
 function reject(item: unknown, reason: string): NormalizeResult {
   const id = (item as { id?: unknown } | null)?.id;
   return {
     ok: false,
-    reject: { reason, id: typeof id === 'string' && id.length > 0 ? cleanString(id) : undefined, payload: payloadOf(item) },
+    reject: { reason, id: usableId(id), payload: payloadOf(item) },
   };
 }
 
@@ -209,7 +237,7 @@ const KNOWN_DOCUMENT_INPUT_TYPES = new Set(['url', 'file_id', 'parse_job_id']);
 const ISO_639_1 = /^[a-z]{2}$/;
 
 const v2ItemSchema = z.looseObject({
-  id: z.string().min(1),
+  id: idSchema,
   project_id: z.string().min(1),
   user_id: z.string(),
   status: z.string().min(1),

@@ -300,6 +300,7 @@ signal: options.signal, onRetry, filter, onResponse });
               if (isRetryableDbError(error)) plog.warn({ attempt: attemptNumber, err: describeDbError(error) }, 'page transaction failed, retrying');
             },
           });
+          for (const q of counts.quarantined) plog.warn({ reason: q.reason, id: q.id }, 'item quarantined in sync_rejects');
           options.observer?.page?.({ projectId: project.id, counts });
           result.pages += 1;
           result.retries += retries;
@@ -340,8 +341,8 @@ signal: options.signal, onRetry, filter, onResponse });
       // so the next sync's window still starts from the previous complete walk and covers it again.
       const windowStart = plan.filter?.createdAtOnOrAfter;
       if (finished && plan.kind === 'incremental' && windowStart !== undefined) {
-        const ids = await dbRetry(() => jobIdsToRefresh(database.db, project.id, windowStart));
-        plog.info({ jobs: ids.length, requests: Math.ceil(ids.length / REFRESH_BATCH_IDS) }, 'refreshing in-flight jobs created before the window');
+        const ids = await dbRetry(() => jobIdsToRefresh(database.db, project.id, windowStart, runId));
+        plog.info({ jobs: ids.length, requests: Math.ceil(ids.length / REFRESH_BATCH_IDS) }, 'refreshing by id the in-flight jobs created before the window and the open rejects');
         for (let i = 0; i < ids.length && finished; i += REFRESH_BATCH_IDS) {
           finished = await walk({ jobIds: ids.slice(i, i + REFRESH_BATCH_IDS) }, undefined, 0, false);
         }

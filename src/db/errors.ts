@@ -43,6 +43,20 @@ export function isRetryableDbError(error: unknown): boolean {
 }
 
 /**
+ * SQLSTATEs of a statement refused because of the values it carries, not the connection or the
+ * server: data exceptions (class 22: a date out of range, a bad time zone offset), program limits
+ * (class 54: an index entry too large) and the per-row integrity checks (NOT NULL, CHECK). Storing the
+ * rows apart finds the one at fault; running the same statement again would fail the same way.
+ */
+const DATA_CLASSES = new Set(['22', '54']);
+const DATA_SQLSTATES = new Set(['23502', '23514']);
+
+export function isDataError(error: unknown): boolean {
+  const state = sqlState(error);
+  return state !== undefined && (DATA_CLASSES.has(state.slice(0, 2)) || DATA_SQLSTATES.has(state));
+}
+
+/**
  * The driver's own words for a database error, on one line, with its SQLSTATE. Drizzle wraps driver
  * errors in "Failed query: <the statement>\nparams: <every value>", which for a page is the whole page:
  * never show that to an operator.

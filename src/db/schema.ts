@@ -59,7 +59,9 @@ export const classifyJobRules = pgTable('classify_job_rules', {
   description: text('description').notNull(),
 }, (t) => [
   primaryKey({ columns: [t.jobId, t.position] }),
-  index('classify_job_rules_type_idx').on(t.type),
+  // Hash, not btree: a btree entry is capped at 2 704 bytes, so a long rule type would be unstorable,
+  // while a hash index keeps only a hash code and still serves `WHERE type = …`.
+  index('classify_job_rules_type_idx').using('hash', t.type),
 ]);
 
 /** A job's parsing settings; no row when the job has none. */
@@ -176,7 +178,7 @@ export const syncWalkSeen = pgTable('sync_walk_seen', {
   jobIds: text('job_ids').array().notNull(),
 }, (t) => [primaryKey({ columns: [t.projectId, t.apiVersion, t.pageNumber] })]);
 
-/** Items that failed validation, with their raw payload, so nothing is lost. */
+/** Items that failed validation, or that Postgres refused, with their raw payload, so nothing is lost. */
 export const syncRejects = pgTable('sync_rejects', {
   id: bigserial('id', { mode: 'number' }).primaryKey(),
   runId: uuid('run_id'),
@@ -186,7 +188,19 @@ export const syncRejects = pgTable('sync_rejects', {
   /** The raw item text. */
   payload: text('payload').notNull(),
   receivedAt: tstz('received_at').notNull().default(sql`now()`),
-}, (t) => [index('sync_rejects_project_idx').on(t.projectId, t.receivedAt)]);
+  /** The item's id when it had a usable one (null otherwise). */
+  jobId: text('job_id'),
+  /**
+   * Null while the reject is open: its job may still be stored, and incremental syncs ask for it by id.
+   * Set when the job was stored, when a later reject of the same id replaced this one, when a full walk
+   * no longer saw the id, and at once for items without a usable id.
+   */
+  settledAt: tstz('settled_at'),
+}, (t) => [
+  index('sync_rejects_project_idx').on(t.projectId, t.receivedAt),
+  // Open rejects are few: the page statement settles them by a probe of this small index.
+  index('sync_rejects_open_idx').on(t.projectId).where(sql`settled_at IS NULL`),
+]);
 
 export type JobRow = typeof classifyJobs.$inferInsert;
 export type RuleRow = typeof classifyJobRules.$inferInsert;

@@ -6,6 +6,7 @@ import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
 import type { ApiVersion } from '../config.ts';
 import type { NormalizedJob, Reject } from '../normalize.ts';
 import { queryRows, type Db } from './connect.ts';
+import { describeDbError, isDataError } from './errors.ts';
 import {
   classifyJobParsingSettings, classifyJobRules, classifyJobStatusChanges, classifyJobs,
   syncRejects, syncRunProjects, syncRuns, syncState, syncWalkSeen,
@@ -106,6 +107,17 @@ export interface PageCounts {
   rejects: number;
 }
 
+/** An item the page statement quarantined (Postgres refused it, or its id belongs to another project). */
+export interface QuarantinedItem {
+  id: string;
+  reason: string;
+}
+
+export interface PageResult extends PageCounts {
+  /** Quarantined while storing (normalize's rejects are the caller's own). */
+  quarantined: QuarantinedItem[];
+}
+
 export interface StorePageInput {
   runId: string;
   projectId: string;
@@ -123,6 +135,25 @@ export interface StorePageInput {
   checkpoint?: boolean | undefined;
 }
 
+/** What the parts of a split page stored, carried into the statement that closes the page. */
+interface Carried {
+  jobsSeen: number;
+  inserted: number;
+  updated: number;
+  /** Quarantined by the parts (foreign ids). */
+  rejects: number;
+  /** Ids the parts stored, for the walk's seen ids and for settling open rejects. */
+  ids: string[];
+}
+
+const NOTHING_CARRIED: Carried = { jobsSeen: 0, inserted: 0, updated: 0, rejects: 0, ids: [] };
+
+interface StatementResult {
+  inserted: number;
+  updated: number;
+  foreign: QuarantinedItem[];
+}
+
 /**
  * Stores one page in one transaction: a single statement, inside an explicit BEGIN/COMMIT. The
  * statement alone would be atomic, but a server keeps executing a statement whose client has died
@@ -130,33 +161,130 @@ export interface StorePageInput {
  * process, and its project lock, are gone, racing the next walk's checkpoint. With COMMIT sent only by
  * a live process, a dead one's page is rolled back. Jobs must be unique by id (normalizePage does that).
  *
+ * When Postgres refuses the statement because of the data (isDataError: a value it cannot hold, a key
+ * it cannot index), the page is stored again in parts, in one transaction: halves under savepoints,
+ * split further where they fail, until each refused job stands alone and is quarantined in
+ * sync_rejects with Postgres' words; then the page's rejects, seen ids, counters and checkpoint are
+ * written by a last statement. k refused jobs of n cost about 2·k·log2(n) statements, only then.
+ */
+export async function storePage(db: Db, input: StorePageInput): Promise<PageResult> {
+  try {
+    const result = await db.transaction((tx) => pageStatement(tx, input, input.jobs, input.rejects, NOTHING_CARRIED, true));
+    return pageResult(input.jobs.length, input.rejects.length, result, NOTHING_CARRIED, []);
+  } catch (error) {
+    if (input.jobs.length === 0 || !isDataError(error)) throw error;
+  }
+  return db.transaction(async (tx) => {
+    const carried: Carried = { ...NOTHING_CARRIED, ids: [] };
+    const refused: Reject[] = [];
+    const foreign: QuarantinedItem[] = [];
+    const storeParts = async (jobs: readonly NormalizedJob[]): Promise<void> => {
+      try {
+        const part = await tx.transaction((sp) => pageStatement(sp, input, jobs, [], NOTHING_CARRIED, false));
+        const foreignIds = new Set(part.foreign.map((f) => f.id));
+        carried.jobsSeen += jobs.length - foreignIds.size;
+        carried.inserted += part.inserted;
+        carried.updated += part.updated;
+        carried.rejects += foreignIds.size;
+        for (const j of jobs) carried.ids.push(j.job.id);
+        foreign.push(...part.foreign);
+      } catch (error) {
+        if (!isDataError(error)) throw error;
+        const [only] = jobs;
+        if (jobs.length === 1 && only) {
+          refused.push({ id: only.job.id, reason: `Postgres refused the item: ${describeDbError(error)}`, payload: JSON.stringify(only.job.raw) });
+          return;
+        }
+        const half = Math.ceil(jobs.length / 2);
+        await storeParts(jobs.slice(0, half));
+        await storeParts(jobs.slice(half));
+      }
+    };
+    await storeParts(input.jobs);
+    const rejects = [...input.rejects, ...refused];
+    const closing = await pageStatement(tx, input, [], rejects, carried, true);
+    const quarantined = [...foreign, ...refused.map((r) => ({ id: r.id ?? '', reason: r.reason }))];
+    return pageResult(0, rejects.length, closing, carried, quarantined);
+  });
+}
+
+function pageResult(jobs: number, rejects: number, result: StatementResult, carried: Carried, quarantined: QuarantinedItem[]): PageResult {
+  const jobsSeen = jobs - result.foreign.length + carried.jobsSeen;
+  const inserted = result.inserted + carried.inserted;
+  const updated = result.updated + carried.updated;
+  return {
+    jobsSeen, inserted, updated, unchanged: jobsSeen - inserted - updated,
+    rejects: rejects + result.foreign.length + carried.rejects,
+    quarantined: [...result.foreign, ...quarantined],
+  };
+}
+
+/**
+ * The page statement over `jobs` (all of the page's, or a part of them) and `rejects`; with
+ * `closesPage` it also writes the page's bookkeeping: the seen ids (its own and `carried.ids`),
+ * the settled rejects, the checkpoint and the run counters (its own counts plus `carried`).
+ *
  * - The incoming jobs are compared with the stored ones in SQL (one index lookup each): only new or
  *   changed jobs reach the upsert, so an unchanged job is neither written nor locked (ON CONFLICT DO
  *   UPDATE locks a row even when its WHERE skips the update) and its rules and parsing settings are
- *   not touched. The same lookup reads the status a job had, for the status history.
+ *   not touched. The same lookup reads the status a job had, for the status history, and the project
+ *   it is stored under: an id stored under another project is quarantined, never overwritten (ids are
+ *   global upstream; the upsert's WHERE repeats the check for a row inserted meanwhile).
  * - A changed job's rules and parsing settings are upserted where they differ; the ones it no longer
  *   has are deleted (looked up by job id, so only updated jobs cost anything).
- * - The checkpoint rides in the same statement: the page's seen ids (for deletion detection), the
- *   token of the next page (where a resumed walk starts) and the run's counters.
+ * - Open rejects of the page's ids are settled: the job is stored now, or a new reject replaces them.
  *
  * Data-modifying CTEs all see the statement's snapshot
  * (https://www.postgresql.org/docs/current/queries-with.html#QUERIES-WITH-MODIFYING): they touch
  * disjoint rows here, and foreign keys are checked at the end of the statement, after the jobs exist.
  */
-export async function storePage(db: Db, input: StorePageInput): Promise<PageCounts> {
-  const { runId, projectId, apiVersion, jobs } = input;
-  const rejectsJson = JSON.stringify(input.rejects);
-  const [row] = await db.transaction((tx) => queryRows<{ inserted: number; updated: number }>(tx, sql`
-    WITH incoming AS (${rowsFromJson(jobs.map((j) => j.job), JOB_COLUMNS)}),
-    changed AS (
-      SELECT incoming.*, stored.status AS previous_status
-      FROM incoming LEFT JOIN ${classifyJobs} AS stored ON stored.id = incoming.id
-      WHERE stored.id IS NULL OR ${jobChanged('stored', 'incoming')}
+async function pageStatement(
+  db: Db, input: StorePageInput, jobs: readonly NormalizedJob[], rejects: readonly Reject[], carried: Carried, closesPage: boolean,
+): Promise<StatementResult> {
+  const { runId, projectId, apiVersion } = input;
+  const rejectsJson = JSON.stringify(rejects);
+  const bookkeeping = closesPage ? sql`,
+    -- Rejected items that carry an id are still listed upstream: they count as seen.
+    seen_ids AS (SELECT ARRAY(SELECT id FROM incoming UNION ALL SELECT id FROM rejects_in WHERE id IS NOT NULL
+      UNION ALL SELECT jsonb_array_elements_text(${JSON.stringify(carried.ids)}::jsonb)) AS ids),
+    seen AS (
+      INSERT INTO ${syncWalkSeen} (project_id, api_version, page_number, job_ids)
+      SELECT ${projectId}, ${apiVersion}, ${input.pageNumber}::int, ids FROM seen_ids
+      WHERE ${input.trackSeen} AND cardinality(ids) > 0
+      ON CONFLICT (project_id, api_version, page_number) DO UPDATE SET job_ids = excluded.job_ids
     ),
+    settled AS (
+      UPDATE ${syncRejects} SET settled_at = now()
+      WHERE project_id = ${projectId} AND settled_at IS NULL AND job_id = ANY ((SELECT ids FROM seen_ids)::text[])
+    ),
+    state AS (
+      UPDATE ${syncState} SET page_token = ${input.nextPageToken ?? null}, walk_pages = ${input.pageNumber}, updated_at = now()
+      WHERE ${input.checkpoint !== false} AND project_id = ${projectId} AND api_version = ${apiVersion}
+    ),
+    run AS (
+      UPDATE ${syncRunProjects} SET pages = pages + 1, jobs_seen = jobs_seen + counts.seen,
+        jobs_inserted = jobs_inserted + counts.inserted, jobs_updated = jobs_updated + counts.updated,
+        jobs_unchanged = jobs_unchanged + counts.seen - counts.inserted - counts.updated,
+        rejects = rejects + ${rejects.length + carried.rejects} + counts.foreign, retries = retries + ${input.retries},
+        total_size = coalesce(${input.totalSize ?? null}::int, total_size)
+      FROM (SELECT ${jobs.length + carried.jobsSeen} - c.foreign AS seen, c.inserted + ${carried.inserted} AS inserted,
+              c.updated + ${carried.updated} AS updated, c.foreign FROM counts c) AS counts
+      WHERE run_id = ${runId} AND project_id = ${projectId}
+    )` : sql``;
+  const [row] = await queryRows<{ inserted: number; updated: number; foreign: unknown }>(db, sql`
+    WITH incoming AS (${rowsFromJson(jobs.map((j) => j.job), JOB_COLUMNS)}),
+    looked_up AS (
+      SELECT incoming.*, stored.id IS NULL OR ${jobChanged('stored', 'incoming')} AS differs,
+        stored.project_id AS owner, stored.status AS previous_status
+      FROM incoming LEFT JOIN ${classifyJobs} AS stored ON stored.id = incoming.id
+    ),
+    foreign_ids AS (SELECT id, raw, owner FROM looked_up WHERE owner <> project_id),
+    changed AS (SELECT * FROM looked_up WHERE differs AND (owner IS NULL OR owner = project_id)),
     written AS (
       INSERT INTO ${classifyJobs} (${names(JOB_COLUMNS)}, last_run_id, synced_at, deleted_at)
       SELECT ${names(JOB_COLUMNS)}, ${runId}::uuid, now(), NULL FROM changed
-      ON CONFLICT (id) DO UPDATE SET ${JOB_SET} WHERE ${jobChanged('classify_jobs', 'excluded')}
+      ON CONFLICT (id) DO UPDATE SET ${JOB_SET}
+      WHERE classify_jobs.project_id = excluded.project_id AND ${jobChanged('classify_jobs', 'excluded')}
       RETURNING id, (xmax = 0) AS inserted
     ),
     rules_in AS (${rowsFromJson(jobs.flatMap((j) => j.rules), RULE_COLUMNS)}),
@@ -200,37 +328,31 @@ export async function storePage(db: Db, input: StorePageInput): Promise<PageCoun
       WHERE changed.previous_status IS DISTINCT FROM changed.status
     ),
     rejects_in AS (SELECT * FROM json_to_recordset(${rejectsJson}::json) AS r(id text, reason text, payload text)),
+    -- A reject without a usable id can never be asked for again: it is settled from the start.
     rejects_written AS (
-      INSERT INTO ${syncRejects} (run_id, project_id, api_version, reason, payload)
-      SELECT ${runId}::uuid, ${projectId}, ${apiVersion}, reason, payload FROM rejects_in
-    ),
-    -- Rejected items that carry an id are still listed upstream: they count as seen.
-    seen_ids AS (SELECT ARRAY(SELECT id FROM incoming UNION ALL SELECT id FROM rejects_in WHERE id IS NOT NULL) AS ids),
-    seen AS (
-      INSERT INTO ${syncWalkSeen} (project_id, api_version, page_number, job_ids)
-      SELECT ${projectId}, ${apiVersion}, ${input.pageNumber}::int, ids FROM seen_ids
-      WHERE ${input.trackSeen} AND cardinality(ids) > 0
-      ON CONFLICT (project_id, api_version, page_number) DO UPDATE SET job_ids = excluded.job_ids
-    ),
-    state AS (
-      UPDATE ${syncState} SET page_token = ${input.nextPageToken ?? null}, walk_pages = ${input.pageNumber}, updated_at = now()
-      WHERE ${input.checkpoint !== false} AND project_id = ${projectId} AND api_version = ${apiVersion}
+      INSERT INTO ${syncRejects} (run_id, project_id, api_version, reason, payload, job_id, settled_at)
+      SELECT ${runId}::uuid, ${projectId}, ${apiVersion}, reason, payload, id, CASE WHEN id IS NULL THEN now() END FROM rejects_in
+      UNION ALL
+      SELECT ${runId}::uuid, ${projectId}, ${apiVersion}, ${FOREIGN_REASON}, raw::text, id, NULL FROM foreign_ids
     ),
     counts AS (
-      SELECT count(*) FILTER (WHERE inserted)::int AS inserted, count(*) FILTER (WHERE NOT inserted)::int AS updated FROM written
-    ),
-    run AS (
-      UPDATE ${syncRunProjects} SET pages = pages + 1, jobs_seen = jobs_seen + ${jobs.length},
-        jobs_inserted = jobs_inserted + counts.inserted, jobs_updated = jobs_updated + counts.updated,
-        jobs_unchanged = jobs_unchanged + ${jobs.length} - counts.inserted - counts.updated,
-        rejects = rejects + ${input.rejects.length}, retries = retries + ${input.retries},
-        total_size = coalesce(${input.totalSize ?? null}::int, total_size)
-      FROM counts WHERE run_id = ${runId} AND project_id = ${projectId}
-    )
-    SELECT inserted, updated FROM counts`));
-  const inserted = row?.inserted ?? 0;
-  const updated = row?.updated ?? 0;
-  return { jobsSeen: jobs.length, inserted, updated, unchanged: jobs.length - inserted - updated, rejects: input.rejects.length };
+      SELECT count(*) FILTER (WHERE inserted)::int AS inserted, count(*) FILTER (WHERE NOT inserted)::int AS updated,
+        (SELECT count(*) FROM foreign_ids)::int AS foreign
+      FROM written
+    )${bookkeeping}
+    SELECT inserted, updated,
+      (SELECT coalesce(json_agg(json_build_object('id', id, 'reason', ${FOREIGN_REASON})), '[]') FROM foreign_ids) AS foreign
+    FROM counts`);
+  return { inserted: row?.inserted ?? 0, updated: row?.updated ?? 0, foreign: parseForeign(row?.foreign) };
+}
+
+/** Why an item whose id is stored under another project is quarantined (SQL over foreign_ids). */
+const FOREIGN_REASON = sql.raw(`'id is already stored under project ' || owner || ': quarantined, the stored job is left as it is (ids are global upstream)'`);
+
+/** json_agg comes back parsed from node-postgres and as text from some drivers. */
+function parseForeign(value: unknown): QuarantinedItem[] {
+  const parsed = typeof value === 'string' ? (JSON.parse(value) as unknown) : value;
+  return Array.isArray(parsed) ? (parsed as QuarantinedItem[]) : [];
 }
 
 export type WalkKind = 'full' | 'incremental';
@@ -358,6 +480,15 @@ export async function completeWalk(db: Db, input: CompleteWalkInput): Promise<Co
           WITH marked AS (UPDATE ${classifyJobs} SET deleted_at = now(), last_run_id = ${input.runId}::uuid WHERE ${unseen} RETURNING 1)
           SELECT count(*)::int AS deleted FROM marked`);
         deleted = row?.deleted ?? 0;
+      }
+      // A full walk settles the open rejects whose id it no longer saw: gone upstream, nothing to ask for.
+      // (Seen ones were settled by their page: stored, or replaced by a new reject.)
+      if (warning === undefined) {
+        await tx.execute(sql`
+          UPDATE ${syncRejects} AS r SET settled_at = now()
+          WHERE r.project_id = ${input.projectId} AND r.settled_at IS NULL
+            AND NOT EXISTS (SELECT FROM (SELECT unnest(job_ids) AS id FROM ${syncWalkSeen}
+              WHERE project_id = ${input.projectId} AND api_version = ${input.apiVersion}) AS seen WHERE seen.id = r.job_id)`);
       }
     }
     await tx.delete(syncWalkSeen).where(and(eq(syncWalkSeen.projectId, input.projectId), eq(syncWalkSeen.apiVersion, input.apiVersion)));

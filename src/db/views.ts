@@ -92,6 +92,13 @@ export function outcomeTotalsQuery(where?: SQL): SQL {
 }
 
 /**
+ * Rule types are cut to this many characters in classify_rule_type_usage: its unique index (a btree,
+ * which REFRESH … CONCURRENTLY needs) caps an entry at 2 704 bytes, and 500 characters of up to 4 bytes
+ * each stay under it. Longer types (no real one is) group by their first 500 characters.
+ */
+const RULE_TYPE_CHARS = sql.raw('500');
+
+/**
  * Per project and rule type: the jobs with at least one rule of the type, their share of the
  * project's live jobs, and how many of them failed. A job's rules are deduplicated by type first
  * (GROUP BY job, type), which is far cheaper than count(DISTINCT) over every rule row.
@@ -110,11 +117,11 @@ export function ruleTypeUsageQuery(where?: SQL): SQL {
       min(k.created_at) AS first_used,
       max(k.created_at) AS last_used
     FROM (
-      SELECT j.project_id, j.outcome, j.created_at, r.type AS rule_type
+      SELECT j.project_id, j.outcome, j.created_at, left(r.type, ${RULE_TYPE_CHARS}) AS rule_type
       FROM classify_jobs j
       JOIN classify_job_rules r ON r.job_id = j.id
       WHERE ${liveJobs(where)}
-      GROUP BY j.id, r.type
+      GROUP BY j.id, left(r.type, ${RULE_TYPE_CHARS})
     ) k
     GROUP BY k.project_id, k.rule_type
   ) u

@@ -24,16 +24,27 @@ export async function rememberDetectedVersion(db: Db, projectId: string, version
 }
 
 /**
- * Stored, undeleted jobs of the project whose status may still move and that a walk of jobs created
- * on or after `createdBefore` does not cover: outcome in_progress, or unknown (a status this
- * version does not know may well be a new in-flight state). A job without created_at is never
- * covered by a creation-time filter, so it is always included. Ordered, so batches are stable.
+ * The jobs an incremental walk of jobs created on or after `createdBefore` must ask about by id,
+ * ordered so batches are stable:
+ * - stored, undeleted jobs of the project whose status may still move and that the walk does not
+ *   cover: outcome in_progress, or unknown (a status this version does not know may well be a new
+ *   in-flight state). A job without created_at is never covered by a creation-time filter, so it is
+ *   always included;
+ * - the ids of the project's open rejects (sync_rejects.settled_at IS NULL): an item served malformed
+ *   once is stored as soon as the API serves it well-formed, not only by the next full walk. Not the
+ *   ids stored under another project (those are quarantined again whatever the API says), nor the
+ *   ones this run quarantined (its walk has just asked for them).
  */
-export async function jobIdsToRefresh(db: Db, projectId: string, createdBefore: string): Promise<string[]> {
+export async function jobIdsToRefresh(db: Db, projectId: string, createdBefore: string, runId: string): Promise<string[]> {
   const rows = await queryRows<{ id: string }>(db, sql`
     SELECT id FROM classify_jobs
     WHERE project_id = ${projectId} AND deleted_at IS NULL AND outcome IN ('in_progress', 'unknown')
       AND (created_at IS NULL OR created_at < ${createdBefore}::timestamptz)
-    ORDER BY id`);
+    UNION
+    SELECT r.job_id FROM sync_rejects r
+    WHERE r.project_id = ${projectId} AND r.settled_at IS NULL AND r.job_id IS NOT NULL
+      AND r.run_id IS DISTINCT FROM ${runId}::uuid
+      AND NOT EXISTS (SELECT FROM classify_jobs j WHERE j.id = r.job_id AND j.project_id <> ${projectId})
+    ORDER BY 1`);
   return rows.map((r) => r.id);
 }

@@ -79,12 +79,27 @@ describe('normalizeTimestamp', () => {
     ['2026-01-02T03:04:05.1234567+02:00', '2026-01-02T03:04:05.123456+02:00'], // Postgres keeps microseconds,
     ['2026-01-02T03:04:05-0530', '2026-01-02T03:04:05-05:30'],
     ['2026-01-02T03:04+01', '2026-01-02T03:04:00+01:00'],
+    ['0001-01-01T00:00:00Z', '0001-01-01T00:00:00Z'], // Postgres' first AD year
+    ['0096-02-29T00:00:00Z', '0096-02-29T00:00:00Z'], // a leap day of year 96, not of 1996's calendar by accident
+    ['9999-12-31T23:59:59-15:59', '9999-12-31T23:59:59-15:59'], // the widest offset Postgres reads
   ])('%s → %s', (input, expected) => {
     expect(normalizeTimestamp(input)).toBe(expected);
   });
 
   it.each(['', 'now', '2026-13-01T00:00:00Z', '2026-01-01T25:00:00Z', '1767323045', '2026-01-01'])('refuses %j', (input) => {
     expect(() => normalizeTimestamp(input)).toThrow();
+  });
+
+  it.each([
+    ['0000-01-01T00:00:00Z', /^year 0000 is outside what Postgres stores/],
+    ['0100-02-29T00:00:00Z', /^not a valid date/], // 100 is no leap year (Date.UTC would have read 1900, no leap year either)
+    ['0004-02-30T00:00:00Z', /^not a valid date/],
+    ['2026-01-01T00:00:00+16:00', /^offset \+16:00 is outside what Postgres stores \(at most ±15:59\)/],
+    ['2026-01-01T00:00:00-1600', /^offset -16:00 is outside/],
+    ['2026-01-01T00:00:00+99:99', /^offset \+99:99 is outside/],
+    ['2026-01-01T00:00:00+05:60', /^offset \+05:60 is outside/],
+  ])('refuses %j, which Postgres would refuse', (input, reason) => {
+    expect(() => normalizeTimestamp(input)).toThrow(reason);
   });
 });
 
