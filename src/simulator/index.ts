@@ -4,6 +4,8 @@ export { seedProjectJobs, V1_LANGS, V1_STATUSES } from './data.ts';
 export type { SeedOptions, V1Job, V1ParsingConfiguration, V1Rule, V1Status } from './data.ts';
 export { toV2Job, V2_STATUSES } from './data-v2.ts';
 export type { V2Configuration, V2Job, V2ParsingConfiguration, V2Result, V2Status } from './data-v2.ts';
+export { hostileItems, HOSTILE_ERROR_CHARS } from './hostile.ts';
+export type { HostileItem } from './hostile.ts';
 export { DEFAULT_FAULT_KINDS, FAULT_KINDS } from './faults.ts';
 export type { FaultKind, FaultSpec } from './faults.ts';
 export { runSimulatorCli, simProjectId } from './main.ts';

@@ -19,7 +19,8 @@ const USAGE = `Usage: simulator [options]
   --fault-rate <x>    share of requests that fail, 0..1 (default 0)
   --seed <n>          data and fault seed (default ${DEFAULT_SEED})
   --api-key <key>     accepted API key (default ${DEFAULT_API_KEY})
-  --apis <list>       API versions served, comma-separated (default v1,v2)`;
+  --apis <list>       API versions served, comma-separated (default v1,v2)
+  --hostile           also serve items Postgres would refuse (see src/simulator/hostile.ts)`;
 
 /** The id of the index-th project under `seed`: stable, so a config file can name it. */
 export function simProjectId(seed: number, index: number): string {
@@ -50,6 +51,7 @@ export async function runSimulatorCli(argv: string[], io: SimulatorCliIo = {}): 
       seed: { type: 'string', default: String(DEFAULT_SEED) },
       'api-key': { type: 'string', default: DEFAULT_API_KEY },
       apis: { type: 'string', default: 'v1,v2' },
+      hostile: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -72,6 +74,7 @@ export async function runSimulatorCli(argv: string[], io: SimulatorCliIo = {}): 
     id: simProjectId(seed, index),
     name: `Simulated project ${index + 1}`,
     jobs,
+    hostile: values.hostile,
   }));
   const sim = await startSimulator({
     projects,

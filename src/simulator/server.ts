@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { seedProjectJobs, type V1Job } from './data.ts';
+import { hostileItems } from './hostile.ts';
 import { toV2Job, type V2Job } from './data-v2.ts';
 import {
   assertFaultSpec,
@@ -48,6 +49,8 @@ export interface SimProjectSpec {
   oddities?: boolean;
   /** API versions that know this project; the others answer 404 "Project not found". Default both. */
   apis?: ApiName[];
+  /** Also serve the items of hostile.ts (data Postgres would refuse), as raw items. Default false. */
+  hostile?: boolean;
 }
 
 export interface SimulatorOptions {
@@ -145,6 +148,11 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
       v1: new ItemList(seeded),
       v2: new ItemList(seeded.map((job) => toV2Job(job, seed))),
     });
+    const project = projects.get(spec.id);
+    for (const item of spec.hostile ? hostileItems(spec.id, { seed, now }) : []) {
+      project?.v1.insertRaw(item.v1);
+      project?.v2.insertRaw(item.v2);
+    }
   }
 
   const state: SimState = {

@@ -6,7 +6,7 @@ import { sql } from 'drizzle-orm';
 import type pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { queryRows } from '../../src/db/connect.ts';
-import { isRetryableDbError, sqlState } from '../../src/db/errors.ts';
+import { isDataError, isRetryableDbError, sqlState } from '../../src/db/errors.ts';
 import { startSimulator, type Simulator } from '../../src/simulator/index.ts';
 import { openTestDatabase, postgresReachable, type TestDatabase } from '../helpers/db.ts';
 import { runCli, writeConfig, type CliResult } from '../helpers/cli.ts';
@@ -149,11 +149,11 @@ describe('database faults (real Postgres)', () => {
     await admin!.query(`
       CREATE SEQUENCE test_fault_seq;
       CREATE FUNCTION test_fault() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN PERFORM nextval('test_fault_seq'); RAISE EXCEPTION 'value too long for the test' USING ERRCODE = '22001'; END $$;
+      BEGIN PERFORM nextval('test_fault_seq'); RAISE EXCEPTION 'permission denied for the test' USING ERRCODE = '42501'; END $$;
       CREATE TRIGGER test_fault BEFORE INSERT ON classify_jobs FOR EACH STATEMENT EXECUTE FUNCTION test_fault();`);
     const result = await sync(testConfig(sim, { projects: [A], pageSize: 10 }), tdb);
     expect(result.status).toBe('failed');
-    expect(result.projects[0]?.error).toMatch(/^database error: .*value too long for the test.*check the database, then run again/);
+    expect(result.projects[0]?.error).toMatch(/^database error: .*permission denied for the test.*check the database, then run again/);
     expect(result.projects[0]?.error).not.toContain('\n');
     const { rows: [attempts] } = await admin!.query<{ n: string }>('SELECT last_value::text AS n FROM test_fault_seq');
     expect(attempts?.n).toBe('1');
@@ -162,12 +162,14 @@ describe('database faults (real Postgres)', () => {
   it('classifies the SQLSTATEs Postgres really sends', async () => {
     const cases: [string, boolean][] = [
       ['40001', true], ['40P01', true], ['55P03', true], ['57P01', true], ['08006', true], ['53300', true],
-      ['23505', false], ['22001', false], ['42P01', false], ['28P01', false],
+      ['23505', false], ['22001', false], ['22008', false], ['54000', false], ['42P01', false], ['28P01', false],
     ];
     for (const [state, retryable] of cases) {
       const error = await admin!.query(`DO $$ BEGIN RAISE EXCEPTION 'x' USING ERRCODE = '${state}'; END $$`).then(() => undefined, (e: unknown) => e);
       expect(sqlState(error)).toBe(state);
       expect([state, isRetryableDbError(error)]).toEqual([state, retryable]);
+      // Only errors caused by the values of a row split a page (refused.test.ts); the others fail or retry it.
+      expect([state, isDataError(error)]).toEqual([state, ['22001', '22008', '54000'].includes(state)]);
       // Wrapped the way drizzle wraps it (DrizzleQueryError with the driver error as cause).
       expect(isRetryableDbError(new Error('Failed query: insert …', { cause: error }))).toBe(retryable);
     }
