@@ -285,7 +285,7 @@ describe('a hostile API through the command line (real Postgres)', () => {
     await tdb?.close();
   });
 
-  it.each(['v1', 'v2'] as const)('every sync of projects serving hostile items exits 0 and stores the rest exactly (%s)', async (api, ctx) => {
+  it.for(['v1', 'v2'] as const)('every sync of projects serving hostile items exits 0 and stores the rest exactly (%s)', async (api, ctx) => {
     if (!(await postgresReachable())) return ctx.skip();
     tdb = await openTestDatabase('postgres');
     sim = await startSimulator({ apis: [api], projects: [{ id: A, jobs: 40, hostile: true }, { id: B, jobs: 40, hostile: true }], now: NOW });
