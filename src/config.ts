@@ -104,6 +104,12 @@ export interface Config extends Omit<FileConfig, 'projects' | 'baseUrl' | '$sche
   readonly allowMassDelete: boolean;
   /** Every secret value this run knows (API keys, the DB password): redacted from all output. */
   readonly secrets: readonly string[];
+  /**
+   * The API keys this run sends (trimmed, as sent): the only secrets the API can echo back, so the ones
+   * scrubbed from its data before it is stored. Not all of `secrets`: a short one (a DB password
+   * "postgres", any *_TOKEN value) would rewrite job data, ids included.
+   */
+  readonly apiKeys: readonly string[];
 }
 
 /** What the command line may override; undefined means "not given". */
@@ -200,7 +206,10 @@ export function databaseSecrets(url: string | undefined): string[] {
 
 /** A connection URL safe to print: the password and every credential parameter replaced; never an unparseable URL. */
 export function redactUrl(url: string): string {
-  const found = parseConnectionUrl(url);
+  // pg's other form, "/socket/dir database", carries no credential.
+  if (url.startsWith('/')) return url;
+  // pg would read text without a scheme as a path relative to a dummy host: garbage to show, and maybe a secret.
+  const found = /^([a-z][a-z0-9+.-]*:\/\/|socket:)/i.test(url) ? parseConnectionUrl(url) : undefined;
   if (!found) return '(unparseable DATABASE_URL)';
   const { parsed, dummyHost } = found;
   if (parsed.password) parsed.password = '***';
@@ -231,7 +240,7 @@ function baseUrlSource(overrides: ConfigOverrides, env: Env, file: FileConfig, w
   return 'the base URL';
 }
 
-/** Refuses a base URL with `user:password@`: fetch would send it as Basic auth and errors would print it. */
+/** Refuses a base URL with `user:password@`: fetch refuses every request to it (retried as a network error), and errors would print it. */
 function checkBaseUrl(baseUrl: string, source: string): void {
   let parsed: URL | undefined;
   try {
@@ -328,6 +337,7 @@ export function loadConfig(overrides: ConfigOverrides, env: Env): Config {
     projects: Object.freeze(projects),
     allowMassDelete: overrides.allowMassDelete ?? false,
     secrets: Object.freeze([...new Set(secrets)]),
+    apiKeys: Object.freeze([...new Set(projects.flatMap((p) => (p.apiKey && p.apiKey.length >= 4 ? [p.apiKey] : [])))]),
   });
 }
 

@@ -44,8 +44,8 @@ const KNOWN_LANGS = new Set(('af az bs cs cy da de en es et fr ga hr hu id is it
 
 /**
  * Postgres text cannot hold U+0000, and lone surrogates are not valid UTF-8: remove / replace them.
- * Then each of `secrets` becomes `***`: an API that echoes the key back (in an error message, in an
- * item it serves) must not get it into a table. Scrubbed last, so a NUL inside a key does not hide it.
+ * Then each of `secrets` becomes `***`: an API that echoes a key back (in an error message, in an item
+ * it serves) must not get it into a table. Scrubbed last, so a NUL inside a key does not hide it.
  */
 export function cleanString(value: string, secrets: readonly string[] = []): string {
   const clean = (value.includes('\u0000') ? value.replaceAll('\u0000', '') : value).toWellFormed();
@@ -132,7 +132,7 @@ export interface NormalizeContext {
   projectId: string;
   organizationId: string | undefined;
   apiVersion: ApiVersion;
-  /** Values the API may echo back that no table may hold (the API keys, the DB password): stored as `***`. */
+  /** Values the API may echo back that no table may hold (the API keys sent): stored as `***`. */
   secrets?: readonly string[] | undefined;
 }
 

@@ -85,6 +85,7 @@ describe('API keys: the key sent is the key scrubbed', () => {
     expect(both.projects.map((p) => p.apiKey)).toEqual(['llx-abc-123', 'llx-bbb-456']);
     expect(both.secrets).toEqual(expect.arrayContaining(['llx-abc-123', 'llx-bbb-456']));
     expect(both.secrets.some((s) => s !== s.trim())).toBe(false);
+    expect(both.apiKeys).toEqual(['llx-abc-123', 'llx-bbb-456']);
   });
 
   it('treats a key of whitespace only as unset', () => {
@@ -123,10 +124,16 @@ describe('DATABASE_URL: every credential pg can read is redacted and scrubbed', 
     expect(databaseSecrets(url)).toEqual(expect.arrayContaining(secrets));
     const config = loadConfig({}, { DATABASE_URL: url });
     expect(config.secrets).toEqual(expect.arrayContaining(secrets));
+    // Scrubbed from output, never from job data: the API cannot know it, and "postgres" would rewrite ids.
+    expect(config.apiKeys).toEqual([]);
   });
 
   it('never echoes an unparseable URL', () => {
     expect(redactUrl('postgres://u:pw-secret@db:99999999/x')).toBe('(unparseable DATABASE_URL)');
+    expect(redactUrl('u:pw-secret@db/x')).toBe('(unparseable DATABASE_URL)');
+    expect(redactUrl('pw-secret')).toBe('(unparseable DATABASE_URL)');
+    expect(redactUrl('/var/run/postgresql mydb')).toBe('/var/run/postgresql mydb');
+    expect(redactUrl('socket:/var/run/postgresql?db=x')).toBe('socket:/var/run/postgresql?db=x');
   });
 });
 

@@ -108,20 +108,20 @@ it('cleanString leaves ordinary text alone', () => {
 
 describe('secrets the API echoes back', () => {
   const KEY = 'llx-echoed-key-0123';
-  const PASSWORD = 'pg-echoed-pw-4567';
-  const withSecrets = { ...ctx, secrets: [KEY, PASSWORD] };
+  const OTHER_KEY = 'llx-other-project-key-4567';
+  const withSecrets = { ...ctx, secrets: [KEY, OTHER_KEY] };
 
   it('are stored as *** in every column, rule and key of raw', () => {
     const r = normalizeV1Item(item({
       error_message: `401 from upstream: Authorization: Bearer ${KEY}`,
-      rules: [{ type: 'invoice', description: `password ${PASSWORD}` }],
+      rules: [{ type: 'invoice', description: `key ${OTHER_KEY}` }],
       [`x-${KEY}`]: { nested: [`a\u0000${KEY}`] },
     }), withSecrets);
     if (!r.ok) throw new Error(r.reject.reason);
     expect(r.value.job.errorMessage).toBe('401 from upstream: Authorization: Bearer ***');
-    expect(r.value.rules[0]?.description).toBe('password ***');
+    expect(r.value.rules[0]?.description).toBe('key ***');
     expect(r.value.job.raw).toMatchObject({ 'x-***': { nested: ['a***'] }, error_message: '401 from upstream: Authorization: Bearer ***' });
-    expect(JSON.stringify(r.value)).not.toMatch(/llx-echoed|pg-echoed/);
+    expect(JSON.stringify(r.value)).not.toMatch(/llx-echoed|llx-other/);
   });
 
   it('are stored as *** in a reject: reason, id and payload', () => {
