@@ -104,6 +104,12 @@ export interface Config extends Omit<FileConfig, 'projects' | 'baseUrl' | '$sche
   readonly allowMassDelete: boolean;
   /** Every secret value this run knows (API keys, the DB password): redacted from all output. */
   readonly secrets: readonly string[];
+  /**
+   * The API keys this run sends (trimmed, as sent): the only secrets the API can echo back, so the ones
+   * scrubbed from its data before it is stored. Not all of `secrets`: a short one (a DB password
+   * "postgres", any *_TOKEN value) would rewrite job data, ids included.
+   */
+  readonly apiKeys: readonly string[];
 }
 
 /** What the command line may override; undefined means "not given". */
@@ -155,25 +161,99 @@ function readConfigFile(path: string): unknown {
   }
 }
 
-/** The password part of a connection URL, if any (to redact it everywhere). */
-export function databasePassword(url: string | undefined): string | undefined {
-  if (!url) return undefined;
+/**
+ * A connection URL as pg-connection-string reads it (spaces and stray `%` encoded first, an empty host
+ * allowed), so what is redacted is what node-postgres uses; undefined when it cannot be parsed.
+ */
+function parseConnectionUrl(url: string): { parsed: URL; dummyHost: boolean } | undefined {
+  const text = / |%[^a-f0-9]|%[a-f0-9][^a-f0-9]/i.test(url) ? encodeURI(url).replace(/%25(\d\d)/g, '%$1') : url;
   try {
-    const password = decodeURIComponent(new URL(url).password);
-    return password.length > 0 ? password : undefined;
+    return { parsed: new URL(text, 'postgres://base'), dummyHost: false };
   } catch {
-    return undefined;
+    try {
+      return { parsed: new URL(text.replace('@/', '@___DUMMY___/'), 'postgres://base'), dummyHost: true };
+    } catch {
+      return undefined;
+    }
   }
 }
 
-/** A connection URL safe to print: the password replaced. */
-export function redactUrl(url: string): string {
+/**
+ * Query parameters that carry a credential: `password` (node-postgres reads it, and it wins over the
+ * userinfo's) and libpq's `sslpassword` (pg ignores it, but a URL copied from a libpq tool may carry it).
+ * sslkey, sslcert and sslrootcert name files, not secrets.
+ */
+const CREDENTIAL_PARAMS = new Set(['password', 'sslpassword']);
+const isCredentialParam = (name: string) => CREDENTIAL_PARAMS.has(name.toLowerCase());
+
+function decoded(text: string): string {
   try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
+    return decodeURIComponent(text);
   } catch {
-    return '(unparseable DATABASE_URL)';
+    return text;
+  }
+}
+
+/** Every credential node-postgres can read from a connection URL (userinfo and query), to scrub by value. */
+export function databaseSecrets(url: string | undefined): string[] {
+  const found = url ? parseConnectionUrl(url) : undefined;
+  if (!found) return [];
+  const { parsed } = found;
+  const values = [parsed.password, decoded(parsed.password)];
+  for (const [name, value] of parsed.searchParams) if (isCredentialParam(name)) values.push(value, encodeURIComponent(value));
+  return [...new Set(values.filter((v) => v.length > 0))];
+}
+
+/** A connection URL safe to print: the password and every credential parameter replaced; never an unparseable URL. */
+export function redactUrl(url: string): string {
+  // pg's other form, "/socket/dir database", carries no credential.
+  if (url.startsWith('/')) return url;
+  // pg would read text without a scheme as a path relative to a dummy host: garbage to show, and maybe a secret.
+  const found = /^([a-z][a-z0-9+.-]*:\/\/|socket:)/i.test(url) ? parseConnectionUrl(url) : undefined;
+  if (!found) return '(unparseable DATABASE_URL)';
+  const { parsed, dummyHost } = found;
+  if (parsed.password) parsed.password = '***';
+  for (const name of new Set(parsed.searchParams.keys())) if (isCredentialParam(name)) parsed.searchParams.set(name, '***');
+  const text = parsed.toString();
+  return dummyHost ? text.replace('@___DUMMY___/', '@/') : text;
+}
+
+/**
+ * The key in `name`, trimmed: fetch strips surrounding whitespace from a header value, so the key sent
+ * (and so the one to scrub) is the trimmed one; `$(cat key.txt)` leaves a newline. Anything but visible
+ * ASCII left inside is refused: fetch would send it, refuse it or mangle it, never as the same key.
+ */
+function apiKeyFrom(env: Env, name: string): string | undefined {
+  const key = env[name]?.trim();
+  if (!key) return undefined;
+  if (!/^[\x21-\x7e]+$/.test(key)) {
+    throw new ConfigError(`${name} has a space, control or non-ASCII character inside the key: set it to the key alone`);
+  }
+  return key;
+}
+
+/** Where the base URL came from, for its errors. */
+function baseUrlSource(overrides: ConfigOverrides, env: Env, file: FileConfig, where: string): string {
+  if (overrides.baseUrl !== undefined) return 'the base URL';
+  if (env.LLAMA_CLOUD_BASE_URL !== undefined) return 'LLAMA_CLOUD_BASE_URL';
+  if (file.baseUrl !== undefined) return `baseUrl in ${where}`;
+  return 'the base URL';
+}
+
+/** Refuses a base URL with `user:password@`: fetch refuses every request to it (retried as a network error), and errors would print it. */
+function checkBaseUrl(baseUrl: string, source: string): void {
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(baseUrl);
+  } catch {
+    parsed = undefined;
+  }
+  const userinfo = /^[^:/?#]+:\/\/[^/?#]*@/.test(baseUrl);
+  if (userinfo || parsed?.username || parsed?.password) {
+    throw new ConfigError(`${source} must not carry credentials (user:password@): put the API key in ${DEFAULT_API_KEY_ENV} (or a project's apiKeyEnv)`);
+  }
+  if (!parsed || !z.url().safeParse(baseUrl).success) {
+    throw new ConfigError(`${source} ${JSON.stringify(baseUrl)} is not a URL: use e.g. ${DEFAULT_BASE_URL}`);
   }
 }
 
@@ -217,9 +297,7 @@ export function loadConfig(overrides: ConfigOverrides, env: Env): Config {
   const merged = flagged.data;
 
   const baseUrl = (overrides.baseUrl ?? env.LLAMA_CLOUD_BASE_URL ?? file.baseUrl ?? DEFAULT_BASE_URL).replace(/\/+$/, '');
-  if (!z.url().safeParse(baseUrl).success) {
-    throw new ConfigError(`LLAMA_CLOUD_BASE_URL ${JSON.stringify(baseUrl)} is not a URL: use e.g. ${DEFAULT_BASE_URL}`);
-  }
+  checkBaseUrl(baseUrl, baseUrlSource(overrides, env, file, where));
   const databaseUrl = overrides.databaseUrl ?? (env.DATABASE_URL || undefined);
   const organizationId = overrides.organizationId ?? file.organizationId;
 
@@ -235,7 +313,7 @@ export function loadConfig(overrides: ConfigOverrides, env: Env): Config {
       organizationId: p.organizationId ?? organizationId,
       name: p.name,
       apiKeyEnv,
-      apiKey: env[apiKeyEnv] || undefined,
+      apiKey: apiKeyFrom(env, apiKeyEnv),
     });
   });
   const seen = new Set<string>();
@@ -247,7 +325,7 @@ export function loadConfig(overrides: ConfigOverrides, env: Env): Config {
   const secrets = [
     ...projects.map((p) => p.apiKey),
     ...envSecrets(env),
-    databasePassword(databaseUrl),
+    ...databaseSecrets(databaseUrl),
   ].filter((s): s is string => typeof s === 'string' && s.length >= 4);
 
   const { $schema: _schema, projects: _projects, baseUrl: _baseUrl, ...rest } = merged;
@@ -259,15 +337,20 @@ export function loadConfig(overrides: ConfigOverrides, env: Env): Config {
     projects: Object.freeze(projects),
     allowMassDelete: overrides.allowMassDelete ?? false,
     secrets: Object.freeze([...new Set(secrets)]),
+    apiKeys: Object.freeze([...new Set(projects.flatMap((p) => (p.apiKey && p.apiKey.length >= 4 ? [p.apiKey] : [])))]),
   });
 }
 
-/** Secret-looking environment values (keys, passwords, tokens), to scrub from anything printed. */
+/**
+ * Secret-looking environment values (keys, passwords, tokens), to scrub from anything printed. Trimmed,
+ * as keys are sent: the trimmed value also covers the untrimmed one, which contains it.
+ */
 export function envSecrets(env: Env): string[] {
   return Object.entries(env)
-    .filter(([name, value]) => /API_KEY|PASSWORD|SECRET|TOKEN/i.test(name) && typeof value === 'string' && value.length >= 4)
-    .map(([, value]) => value as string)
-    .concat(databasePassword(env.DATABASE_URL) ?? []);
+    .filter(([name]) => /API_KEY|PASSWORD|SECRET|TOKEN/i.test(name))
+    .map(([, value]) => value?.trim() ?? '')
+    .concat(databaseSecrets(env.DATABASE_URL))
+    .filter((value) => value.length >= 4);
 }
 
 /** Fails before anything runs when no project could possibly sync. */

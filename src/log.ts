@@ -1,6 +1,7 @@
 // The pino root logger. Secrets are removed twice: by key (headers, keys, passwords) and by value
 // (every known API key and the DB password, wherever it appears in a line, e.g. inside an error message).
 import { pino, type Logger, type DestinationStream, type LevelWithSilent } from 'pino';
+import { scrub } from './scrub.ts';
 
 export type { Logger };
 
@@ -9,14 +10,7 @@ const REDACT_PATHS = [
   'headers.authorization', '*.headers.authorization', 'databaseUrl', '*.databaseUrl', 'secrets', '*.secrets',
 ];
 
-/** Replaces each known secret in `text` with `***`. */
-export function scrub(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const secret of secrets) {
-    if (secret && out.includes(secret)) out = out.replaceAll(secret, '***');
-  }
-  return out;
-}
+export { scrub };
 
 export interface LoggerOptions {
   level?: LevelWithSilent | undefined;

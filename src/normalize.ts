@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { ApiVersion } from './config.ts';
 import type { JobRow, ParsingRow, RuleRow } from './db/schema.ts';
 import { expandPageSpec } from './pagespec.ts';
+import { scrub } from './scrub.ts';
 
 export interface NormalizedJob {
   job: Omit<JobRow, 'firstSeenAt' | 'syncedAt' | 'lastRunId' | 'deletedAt'>;
@@ -44,9 +45,14 @@ const KNOWN_LANGS = new Set(('af az bs cs cy da de en es et fr ga hr hu id is it
   + 'rs_latin sk sl sq sv sw tl tr uz vi ar fa ug ur bn as mni ru rs_cyrillic be bg uk mn abq ady kbd ava dar inh che lbe '
   + 'lez tab tjk hi mr ne bh mai ang bho mah sck new gom sa bgc th ch_sim ch_tra ja ko ta te kn').split(' '));
 
-/** Postgres text cannot hold U+0000, and lone surrogates are not valid UTF-8: remove / replace them. */
-export function cleanString(value: string): string {
-  return (value.includes('\u0000') ? value.replaceAll('\u0000', '') : value).toWellFormed();
+/**
+ * Postgres text cannot hold U+0000, and lone surrogates are not valid UTF-8: remove / replace them.
+ * Then each of `secrets` becomes `***`: an API that echoes a key back (in an error message, in an item
+ * it serves) must not get it into a table. Scrubbed last, so a NUL inside a key does not hide it.
+ */
+export function cleanString(value: string, secrets: readonly string[] = []): string {
+  const clean = (value.includes('\u0000') ? value.replaceAll('\u0000', '') : value).toWellFormed();
+  return secrets.length > 0 ? scrub(clean, secrets) : clean;
 }
 
 /**
@@ -56,19 +62,19 @@ export function cleanString(value: string): string {
 export const MAX_JSON_DEPTH = 256;
 
 /**
- * Deep copy of a JSON value with every string (and key) cleaned for Postgres. Deeper than
- * MAX_JSON_DEPTH it throws, or with `cut` puts a marker string there (for a reject's payload).
+ * Deep copy of a JSON value with every string (and key) cleaned for Postgres, secrets scrubbed. Deeper
+ * than MAX_JSON_DEPTH it throws, or with `cut` puts a marker string there (for a reject's payload).
  */
-export function cleanJson(value: unknown, depth = 0, cut = false): unknown {
+export function cleanJson(value: unknown, depth = 0, cut = false, secrets: readonly string[] = []): unknown {
   if (depth > MAX_JSON_DEPTH) {
     if (cut) return `(cut: nested deeper than ${MAX_JSON_DEPTH} levels)`;
     throw new RangeError(`nested deeper than ${MAX_JSON_DEPTH} levels`);
   }
-  if (typeof value === 'string') return cleanString(value);
-  if (Array.isArray(value)) return value.map((inner) => cleanJson(inner, depth + 1, cut));
+  if (typeof value === 'string') return cleanString(value, secrets);
+  if (Array.isArray(value)) return value.map((inner) => cleanJson(inner, depth + 1, cut, secrets));
   if (value !== null && typeof value === 'object') {
     // fromEntries defines own properties, so a key "__proto__" stays data (assigning it would set the prototype).
-    return Object.fromEntries(Object.entries(value).map(([key, inner]) => [cleanString(key), cleanJson(inner, depth + 1, cut)]));
+    return Object.fromEntries(Object.entries(value).map(([key, inner]) => [cleanString(key, secrets), cleanJson(inner, depth + 1, cut, secrets)]));
   }
   return value;
 }
@@ -148,6 +154,8 @@ export interface NormalizeContext {
   projectId: string;
   organizationId: string | undefined;
   apiVersion: ApiVersion;
+  /** Values the API may echo back that no table may hold (the API keys sent): stored as `***`. */
+  secrets?: readonly string[] | undefined;
 }
 
 export type NormalizeResult =
@@ -161,25 +169,30 @@ function describeIssue(error: z.ZodError): string {
   return `${path}: ${issue.message}`;
 }
 
-function payloadOf(item: unknown): string {
+function payloadOf(item: unknown, secrets: readonly string[]): string {
   try {
-    return JSON.stringify(cleanJson(item, 0, true)) ?? String(item);
+    return JSON.stringify(cleanJson(item, 0, true, secrets)) ?? String(item);
   } catch {
-    return String(item);
+    return cleanString(String(item), secrets);
   }
 }
 
-function usableId(id: unknown): string | undefined {
+function usableId(id: unknown, secrets: readonly string[]): string | undefined {
   if (typeof id !== 'string') return undefined;
-  const clean = cleanString(id);
+  const clean = cleanString(id, secrets);
   return idSchema.safeParse(clean).success ? clean : undefined;
 }
 
-function reject(item: unknown, reason: string): NormalizeResult {
+function reject(item: unknown, reason: string, ctx: NormalizeContext): NormalizeResult {
+  const secrets = ctx.secrets ?? [];
   const id = (item as { id?: unknown } | null)?.id;
   return {
     ok: false,
-    reject: { reason, id: usableId(id), payload: payloadOf(item) },
+    reject: {
+      reason: cleanString(reason, secrets),
+      id: usableId(id, secrets),
+      payload: payloadOf(item, secrets),
+    },
   };
 }
 
@@ -187,12 +200,12 @@ const nul = <T>(value: T | null | undefined): T | null => value ?? null;
 
 /** Normalizes one v1 item of the project being walked. */
 export function normalizeV1Item(item: unknown, ctx: NormalizeContext): NormalizeResult {
-  const raw = cleanJson(item);
+  const raw = cleanJson(item, 0, false, ctx.secrets);
   const parsed = v1ItemSchema.safeParse(raw);
-  if (!parsed.success) return reject(item, describeIssue(parsed.error));
+  if (!parsed.success) return reject(item, describeIssue(parsed.error), ctx);
   const it = parsed.data;
   if (it.project_id !== ctx.projectId) {
-    return reject(item, `project_id ${it.project_id} is not the project being synced (${ctx.projectId})`);
+    return reject(item, `project_id ${it.project_id} is not the project being synced (${ctx.projectId})`, ctx);
   }
   const warnings: string[] = [];
   const outcome = outcomeOf(it.status);
@@ -268,18 +281,18 @@ const v2ItemSchema = z.looseObject({
 
 /** Normalizes one v2 item (GET /api/v2/classify) of the project being walked into the same rows as v1. */
 export function normalizeV2Item(item: unknown, ctx: NormalizeContext): NormalizeResult {
-  const raw = cleanJson(item);
+  const raw = cleanJson(item, 0, false, ctx.secrets);
   const parsed = v2ItemSchema.safeParse(raw);
-  if (!parsed.success) return reject(item, describeIssue(parsed.error));
+  if (!parsed.success) return reject(item, describeIssue(parsed.error), ctx);
   const it = parsed.data;
   if (it.project_id !== ctx.projectId) {
-    return reject(item, `project_id ${it.project_id} is not the project being synced (${ctx.projectId})`);
+    return reject(item, `project_id ${it.project_id} is not the project being synced (${ctx.projectId})`, ctx);
   }
   const pc = it.configuration.parsing_configuration;
   let targetPages: number[] | null = null;
   if (pc?.target_pages != null) {
     const expanded = expandPageSpec(pc.target_pages);
-    if (!expanded.ok) return reject(item, `configuration.parsing_configuration.target_pages: ${expanded.reason}`);
+    if (!expanded.ok) return reject(item, `configuration.parsing_configuration.target_pages: ${expanded.reason}`, ctx);
     targetPages = expanded.pages.length > 0 ? expanded.pages : null;
   }
   const warnings: string[] = [];
@@ -359,7 +372,7 @@ export function normalizePage(items: readonly unknown[], ctx: NormalizeContext):
       result = normalizeItem(item, ctx);
     } catch (error) {
       // One item that cannot be processed at all (e.g. nested too deep) is quarantined, never the page.
-      result = reject(item, `item cannot be processed: ${(error as Error).message}`);
+      result = reject(item, `item cannot be processed: ${(error as Error).message}`, ctx);
     }
     if (!result.ok) {
       rejects.push(result.reject);

@@ -278,7 +278,7 @@ async function syncRun(options: SyncOptions, runId: string): Promise<RunResult> 
 signal: options.signal, onRetry, filter, onResponse });
         for await (const page of pages(fetchPage, { startToken, pagesBefore, maxPages: config.maxPages })) {
           if (options.signal?.aborted) return false;
-          const normalized = normalizePage(page.items, { projectId: project.id, organizationId: project.organizationId, apiVersion });
+          const normalized = normalizePage(page.items, { projectId: project.id, organizationId: project.organizationId, apiVersion, secrets: config.apiKeys });
           for (const warning of normalized.warnings) {
             if (warned.has(warning)) continue;
             warned.add(warning);

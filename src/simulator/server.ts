@@ -78,6 +78,11 @@ export interface SimulatorOptions {
    * 404 `{"detail":"Not Found"}`, like a deployment that never had it or no longer publishes it.
    */
   apis?: ApiName[];
+  /**
+   * 4xx details end with the request's Authorization header, as a careless gateway in front of the API
+   * might answer: for checking that a client scrubs the key it really sent. Default false.
+   */
+  echoAuthorization?: boolean;
 }
 
 export interface SimulatorStats {
@@ -212,6 +217,11 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     }
   }
 
+  function answer(route: Route, ctx: RouteContext): Reply {
+    const reply = run(route, ctx);
+    return opts.echoAuthorization ? echoAuthorization(reply, ctx.authorization) : reply;
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     stats.requests++;
     const gone = new AbortController();
@@ -232,7 +242,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     if (!(await wait(latencyMs, signal))) return;
     const ctx: RouteContext = { url, authorization: req.headers.authorization, sim: state };
     if (fault === undefined || faultSpec === undefined) {
-      send(res, run(route, ctx));
+      send(res, answer(route, ctx));
       return;
     }
 
@@ -248,11 +258,11 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
         req.socket.destroy();
         return;
       case 'truncated':
-        sendTruncated(res, run(route, ctx));
+        sendTruncated(res, answer(route, ctx));
         return;
       case 'hang':
         if (!(await wait(faultSpec.hangMs ?? DEFAULT_HANG_MS, signal))) return;
-        send(res, run(route, ctx));
+        send(res, answer(route, ctx));
         return;
     }
   }
@@ -327,6 +337,19 @@ function run(route: Route, ctx: RouteContext): Reply {
     if (error instanceof ReplyError) return error.reply;
     return detailReply(500, 'Internal Server Error');
   }
+}
+
+/** A 4xx `{"detail": "..."}` reply with `; Authorization: <header>` appended to its detail. */
+function echoAuthorization(reply: Reply, authorization: string | undefined): Reply {
+  if (reply.status < 400 || reply.status >= 500) return reply;
+  let detail: unknown;
+  try {
+    detail = (JSON.parse(reply.body) as { detail?: unknown }).detail;
+  } catch {
+    return reply;
+  }
+  if (typeof detail !== 'string') return reply;
+  return detailReply(reply.status, `${detail}; Authorization: ${authorization ?? '(none)'}`, reply.headers);
 }
 
 function assertApis(apis: readonly ApiName[], where: string): ApiName[] {

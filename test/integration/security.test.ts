@@ -102,6 +102,163 @@ describe('secrets never leave the process (CLI, real Postgres)', () => {
   }, 180_000); // two CLI processes
 });
 
+/** Stdout, stderr and table text that hold any of `secrets`, as "llx-FAKE… in stderr" (never the whole secret). */
+function leaksOf(outputs: Record<string, string>, secrets: readonly string[]): string[] {
+  return Object.entries(outputs).flatMap(([where, text]) =>
+    secrets.filter((secret) => text.includes(secret)).map((secret) => `${secret.slice(0, 8)}… in ${where}`));
+}
+
+describe('secrets in odd places: padded keys, the URL query, the base URL, item data (CLI, real Postgres)', () => {
+  const B = '5e000000-0000-4000-8000-0000000000b1';
+  const OTHER = '5e000000-0000-4000-8000-0000000000b2';
+  const ITEMS = '5e000000-0000-4000-8000-0000000000b3';
+  const ITEMS_V2 = '5e000000-0000-4000-8000-0000000000b4';
+  const QUERY_PASSWORD = 'pg-query-Pa55-never-printed-4e1f';
+  const USERINFO_PASSWORD = 'pg-userinfo-Pa55-never-printed-a07c';
+  // `$(cat key.txt)` keeps the newline; a careless copy keeps spaces and tabs too.
+  const PADDED_KEY = `${KEY}\n`;
+  const PADDED_WRONG_KEY = `  ${WRONG_KEY} \t\n`;
+  let sim: Simulator;
+  const figures: Record<string, string | number> = {};
+
+  beforeAll(async () => {
+    if (!(await postgresReachable())) return;
+    sim = await startSimulator({
+      projects: [
+        { id: B, jobs: 30 },
+        // Accepts only its own key, so WRONG_KEY gets a 401 whose detail echoes it.
+        { id: OTHER, jobs: 3, apiKey: 'llx-only-key-of-other-project-55' },
+        { id: ITEMS, jobs: 12, apis: ['v1'] },
+        { id: ITEMS_V2, jobs: 12, apis: ['v2'] },
+      ],
+      apiKey: KEY,
+      echoAuthorization: true,
+      now: Date.parse('2026-11-01T00:00:00Z'),
+    });
+  });
+  afterAll(async () => {
+    await sim?.stop();
+    if (sim) report('security-odd-places', figures);
+  });
+
+  it('a key with a trailing newline and spaces is sent trimmed and scrubbed trimmed, even when a 401 echoes it', async (ctx) => {
+    if (!sim) return ctx.skip();
+    const tdb = await openTestDatabase('postgres');
+    try {
+      const config = writeConfig({ projects: [{ id: B }, { id: OTHER, apiKeyEnv: 'KEY_OF_WRONG' }], pageSize: 10 });
+      const env = { LLAMA_CLOUD_API_KEY: PADDED_KEY, KEY_OF_WRONG: PADDED_WRONG_KEY, LLAMA_CLOUD_BASE_URL: sim.url, DATABASE_URL: tdb.url };
+      const run = await runCli(['sync', '--config', config, '--api', 'v1', '--log-level', 'trace'], env);
+      const tables = await dumpAllTables(tdb.url as string);
+      const leaks = leaksOf({ stdout: run.stdout, stderr: run.stderr, tables }, [KEY, WRONG_KEY]);
+      figures.paddedKeyLeaks = leaks.length;
+      expect(leaks).toEqual([]);
+
+      // Authenticated with the trimmed key: the whole project is stored.
+      expect(run.code).toBe(2);
+      expect(run.stderr).toMatch(new RegExp(`project ${B} succeeded \\(v1, full\\): 3 pages, 30 jobs`));
+      expect(run.stderr).toContain(`project ${OTHER} failed: HTTP 401 Invalid authentication token; Authorization: Bearer ***: check KEY_OF_WRONG`);
+      const [jobs] = await queryRows<{ n: number }>(tdb.database.db, sql`SELECT count(*)::int AS n FROM classify_jobs WHERE project_id = ${B}`);
+      expect(jobs?.n).toBe(30);
+      expect(tables).toContain('Authorization: Bearer ***');
+    } finally {
+      await tdb.close();
+    }
+  }, 60_000);
+
+  it('a password in the query string of DATABASE_URL (and one in its userinfo) is printed by no command', async (ctx) => {
+    if (!sim) return ctx.skip();
+    const tdb = await openTestDatabase('postgres');
+    try {
+      const url = new URL(tdb.url as string);
+      url.password = USERINFO_PASSWORD; // trust auth ignores both; pg uses the query's
+      const query = `${tdb.url as string}?password=${QUERY_PASSWORD}`;
+      const both = `${url.toString()}?sslmode=disable&password=${QUERY_PASSWORD}`;
+      const outputs: Record<string, string> = {};
+      for (const [name, databaseUrl] of [['query', query], ['both', both]] as const) {
+        const env = { LLAMA_CLOUD_API_KEY: PADDED_KEY, LLAMA_CLOUD_BASE_URL: sim.url, DATABASE_URL: databaseUrl };
+        const run = await runCli(['sync', '--project', B, '--api', 'v1', '--log-level', 'trace'], env);
+        const migrate = await runCli(['migrate', '--log-level', 'trace'], env);
+        const html = await runCli(['report', '--format', 'html', '--log-level', 'trace'], env);
+        const table = await runCli(['report'], env);
+        expect([run.code, migrate.code, html.code, table.code]).toEqual([0, 0, 0, 0]);
+        outputs[`${name}: stdout`] = run.stdout + migrate.stdout + html.stdout + table.stdout;
+        outputs[`${name}: stderr`] = run.stderr + migrate.stderr + html.stderr + table.stderr;
+        const redacted = name === 'query'
+          ? `postgres://postgres@127.0.0.1:${url.port || 5432}${url.pathname}?password=***`
+          : `postgres://postgres:***@127.0.0.1:${url.port || 5432}${url.pathname}?sslmode=disable&password=***`;
+        expect(run.stdout).toMatch(new RegExp(`"database":"${redacted.replace(/[?*]/g, '\\$&')}".*"msg":"database connected"`));
+        expect(migrate.stderr).toBe(`classify-sync: migrations applied to ${redacted}\n`);
+        expect(html.stdout).toContain(`<footer>Database: ${redacted.replaceAll('&', '&#38;')}.`);
+        expect(table.stdout).toContain(`Database: ${redacted}`);
+      }
+      outputs.tables = await dumpAllTables(tdb.url as string);
+      const leaks = leaksOf(outputs, [QUERY_PASSWORD, USERINFO_PASSWORD, KEY]);
+      figures.databaseUrlCommands = 'sync/migrate/report-html/report-table';
+      figures.databaseUrlLeaks = leaks.length;
+      expect(leaks).toEqual([]);
+    } finally {
+      await tdb.close();
+    }
+  }, 120_000); // eight CLI processes
+
+  it('credentials in LLAMA_CLOUD_BASE_URL are refused at start, in one line that does not repeat them', async (ctx) => {
+    if (!sim) return ctx.skip();
+    const before = sim.stats.requests;
+    const base = new URL(sim.url);
+    base.username = 'sim-user-3c9';
+    base.password = 'sim-pass-8d2e';
+    const run = await runCli(['sync', '--project', B], { LLAMA_CLOUD_API_KEY: KEY, LLAMA_CLOUD_BASE_URL: base.toString() });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe('classify-sync: LLAMA_CLOUD_BASE_URL must not carry credentials (user:password@): put the API key in LLAMA_CLOUD_API_KEY (or a project\'s apiKeyEnv)\n');
+    expect(run.stdout).toBe('');
+    expect(run.stderr).not.toMatch(/sim-user|sim-pass/);
+    // Refused before anything ran: not one request, so none retried either.
+    expect(sim.stats.requests).toBe(before);
+    figures.baseUrlRequests = sim.stats.requests - before;
+  });
+
+  it('a key the API echoes inside item data (an error message, a rejected item) is stored as ***', async (ctx) => {
+    if (!sim) return ctx.skip();
+    const tdb = await openTestDatabase('postgres');
+    try {
+      const [seeded] = sim.jobs(ITEMS);
+      const [seededV2] = sim.jobsV2(ITEMS_V2);
+      if (!seeded || !seededV2) throw new Error('the simulator seeded no jobs');
+      sim.upsertJob(ITEMS, { ...seeded, status: 'ERROR', error_message: `upstream said: invalid header Authorization: Bearer ${KEY}` });
+      sim.insertRawItem(ITEMS, { id: 'rejected-v1', project_id: ITEMS, user_id: 'u', status: 'ERROR', rules: 'not a list', echo: { [KEY]: `Bearer ${KEY}` } });
+      sim.upsertJobV2(ITEMS_V2, { ...seededV2, status: 'FAILED', error_message: `key ${KEY} was refused by the parser`, [`debug_${KEY}`]: KEY });
+      sim.insertRawItemV2(ITEMS_V2, { id: `rejected-${KEY}`, project_id: ITEMS_V2, user_id: 42, status: 'FAILED' });
+      const config = writeConfig({ projects: [{ id: ITEMS }], pageSize: 5 });
+      const configV2 = writeConfig({ projects: [{ id: ITEMS_V2 }], pageSize: 5 });
+      const env = { LLAMA_CLOUD_API_KEY: PADDED_KEY, LLAMA_CLOUD_BASE_URL: sim.url, DATABASE_URL: tdb.url };
+      const v1 = await runCli(['sync', '--config', config, '--api', 'v1', '--log-level', 'trace'], env);
+      const v2 = await runCli(['sync', '--config', configV2, '--api', 'v2', '--log-level', 'trace'], env);
+      expect(v1.stderr).toMatch(new RegExp(`project ${ITEMS} succeeded \\(v1, full\\): 3 pages, 12 jobs .*1 rejected`));
+      expect(v2.stderr).toMatch(new RegExp(`project ${ITEMS_V2} succeeded \\(v2, full\\): 3 pages, 12 jobs .*1 rejected`));
+      const tables = await dumpAllTables(tdb.url as string);
+      const leaks = leaksOf({ stdout: v1.stdout + v2.stdout, stderr: v1.stderr + v2.stderr, tables }, [KEY]);
+      figures.itemDataLeaks = leaks.length;
+      expect(leaks).toEqual([]);
+
+      // Stored, with *** where the key was: the job, its raw, and the rejects' payloads.
+      const jobs = await queryRows<{ id: string; error_message: string; raw: Record<string, unknown> }>(tdb.database.db,
+        sql`SELECT id, error_message, raw FROM classify_jobs WHERE id IN (${seeded.id}, ${seededV2.id}) ORDER BY api_version`);
+      expect(jobs.map((j) => j.error_message)).toEqual(['upstream said: invalid header Authorization: Bearer ***', 'key *** was refused by the parser']);
+      expect(jobs[0]?.raw.error_message).toBe('upstream said: invalid header Authorization: Bearer ***');
+      expect(jobs[1]?.raw).toMatchObject({ 'debug_***': '***' });
+      const rejects = await queryRows<{ api_version: string; payload: string }>(tdb.database.db,
+        sql`SELECT api_version, payload FROM sync_rejects ORDER BY api_version`);
+      expect(rejects.map((r) => r.api_version)).toEqual(['v1', 'v2']);
+      expect(rejects[0]?.payload).toContain('"echo":{"***":"Bearer ***"}');
+      expect(rejects[1]?.payload).toContain('"id":"rejected-***"');
+      figures.itemDataJobsStored = jobs.length;
+      figures.itemDataRejectsStored = rejects.length;
+    } finally {
+      await tdb.close();
+    }
+  }, 90_000);
+});
+
 /** Certificate for 127.0.0.1, self-signed (so it is its own CA), made with the openssl CLI. */
 function makeCertificate(): { key: string; cert: string; certFile: string } {
   const dir = mkdtempSync(join(tmpdir(), 'cs-tls-'));

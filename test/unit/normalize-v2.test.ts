@@ -118,3 +118,17 @@ describe('normalizePage', () => {
     expect(asV1.rejects[0]?.reason).toMatch(/^rules/);
   });
 });
+
+describe('secrets the API echoes back (v2)', () => {
+  it('are stored as *** in the columns, result and raw', () => {
+    const KEY = 'llx-echoed-key-v2-89';
+    const r = normalizeV2Item(item({
+      status: 'FAILED', error_message: `upstream refused key ${KEY}`,
+      result: { type: 'invoice', confidence: 0.5, reasoning: `saw ${KEY}` },
+    }), { ...ctx, secrets: [KEY] });
+    if (!r.ok) throw new Error(r.reject.reason);
+    expect(r.value.job.errorMessage).toBe('upstream refused key ***');
+    expect(r.value.job.resultReasoning).toBe('saw ***');
+    expect(JSON.stringify(r.value)).not.toContain(KEY);
+  });
+});

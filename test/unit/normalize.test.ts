@@ -120,3 +120,35 @@ it('outcomeOf maps both API versions', () => {
 it('cleanString leaves ordinary text alone', () => {
   expect(cleanString("'; DROP TABLE classify_jobs; -- ✓ 🎉")).toBe("'; DROP TABLE classify_jobs; -- ✓ 🎉");
 });
+
+describe('secrets the API echoes back', () => {
+  const KEY = 'llx-echoed-key-0123';
+  const OTHER_KEY = 'llx-other-project-key-4567';
+  const withSecrets = { ...ctx, secrets: [KEY, OTHER_KEY] };
+
+  it('are stored as *** in every column, rule and key of raw', () => {
+    const r = normalizeV1Item(item({
+      error_message: `401 from upstream: Authorization: Bearer ${KEY}`,
+      rules: [{ type: 'invoice', description: `key ${OTHER_KEY}` }],
+      [`x-${KEY}`]: { nested: [`a\u0000${KEY}`] },
+    }), withSecrets);
+    if (!r.ok) throw new Error(r.reject.reason);
+    expect(r.value.job.errorMessage).toBe('401 from upstream: Authorization: Bearer ***');
+    expect(r.value.rules[0]?.description).toBe('key ***');
+    expect(r.value.job.raw).toMatchObject({ 'x-***': { nested: ['a***'] }, error_message: '401 from upstream: Authorization: Bearer ***' });
+    expect(JSON.stringify(r.value)).not.toMatch(/llx-echoed|llx-other/);
+  });
+
+  it('are stored as *** in a reject: reason, id and payload', () => {
+    const page = normalizePage([item({ id: `job-${KEY}`, user_id: 7, note: KEY }), item({ project_id: `other-${KEY}` })], withSecrets);
+    expect(page.rejects).toHaveLength(2);
+    expect(page.rejects[0]?.id).toBe('job-***');
+    expect(page.rejects[1]?.reason).toBe('project_id other-*** is not the project being synced (p1)');
+    expect(JSON.stringify(page.rejects)).not.toContain(KEY);
+    expect(JSON.parse(page.rejects[0]?.payload ?? '{}')).toMatchObject({ note: '***', user_id: 7 });
+  });
+
+  it('leave an item without them unchanged', () => {
+    expect(normalizeV1Item(item(), withSecrets)).toEqual(normalizeV1Item(item(), ctx));
+  });
+});

@@ -138,6 +138,20 @@ describe('errors', () => {
     expect((await list(sim, { project_id: B }, 'key-b')).status).toBe(200);
   });
 
+  it('echoAuthorization: 4xx details end with the Authorization header received (a 200 and a 422 list are left alone)', async () => {
+    const sim = await start({ projects: [{ id: A, jobs: 3 }, { id: B, jobs: 3, access: 'forbidden' }], echoAuthorization: true });
+    const wrong = await list(sim, { project_id: A }, 'llx-wrong');
+    expect(wrong.status).toBe(401);
+    expect(wrong.headers.get('www-authenticate')).toBe('Bearer');
+    expect(await wrong.json()).toEqual({ detail: 'Invalid authentication token; Authorization: Bearer llx-wrong' });
+    expect(await (await list(sim, { project_id: B })).json()).toEqual({ detail: `You do not have access to this project; Authorization: Bearer ${sim.apiKey}` });
+    expect(await (await list(sim, { project_id: A }, null)).json()).toEqual({ detail: 'Not authenticated; Authorization: (none)' });
+    expect((await list(sim, { project_id: A })).status).toBe(200);
+    const invalid = await list(sim, { project_id: A, page_size: 'x' });
+    expect(invalid.status).toBe(422);
+    expect(Array.isArray(((await invalid.json()) as { detail: unknown }).detail)).toBe(true);
+  });
+
   it('answers 403/404 for projects the key may not read, and 404 for other paths', async () => {
     const sim = await start({
       projects: [{ id: A, jobs: 3, access: 'forbidden' }, { id: B, jobs: 3, access: 'not_found' }],
