@@ -46,3 +46,21 @@ export async function rowWrites(db: Db, table: string): Promise<number> {
     SELECT (n_tup_ins + n_tup_upd + n_tup_del)::text AS n FROM pg_stat_user_tables WHERE relname = ${table}`);
   return Number(row?.n ?? 0);
 }
+
+/**
+ * rowWrites of each table once the figures stop moving: a backend that has just exited may still be
+ * reporting its counts (polls every 200 ms until two reads 1 s apart agree, at most 15 s).
+ */
+export async function settledRowWrites(db: Db, tables: readonly string[]): Promise<number[]> {
+  const read = () => Promise.all(tables.map((t) => rowWrites(db, t)));
+  let last = await read();
+  let stableSince = Date.now();
+  const deadline = Date.now() + 15_000;
+  while (Date.now() - stableSince < 1000 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const next = await read();
+    if (next.some((n, i) => n !== last[i])) stableSince = Date.now();
+    last = next;
+  }
+  return last;
+}

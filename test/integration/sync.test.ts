@@ -1,10 +1,12 @@
 // The core sync end to end over v1: simulator → runSync → rows, on real Postgres and on embedded PGlite.
 import { sql } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { queryRows } from '../../src/db/connect.ts';
+import { connect, queryRows } from '../../src/db/connect.ts';
+import { silentLogger } from '../../src/log.ts';
 import { startSimulator, type Simulator, type V1Job } from '../../src/simulator/index.ts';
 import { openTestDatabase, postgresReachable, type Backend, type TestDatabase } from '../helpers/db.ts';
-import { count, expectedRaw, rowWrites, storedRaw, sync, testConfig } from '../helpers/harness.ts';
+import { count, expectedRaw, settledRowWrites, storedRaw, sync, testConfig } from '../helpers/harness.ts';
+import { runSync } from '../../src/sync.ts';
 
 const A = '11111111-1111-4111-8111-111111111111';
 const B = '22222222-2222-4222-8222-222222222222';
@@ -223,14 +225,24 @@ describe('a repeat sync with nothing changed upstream (real Postgres)', () => {
     const sim = await startSimulator({ projects: [{ id: A, jobs: 300 }], now: NOW });
     try {
       const config = testConfig(sim, { api: 'v1', projects: [A] });
-      await sync(config, tdb);
+      // Each sync on connections of its own, closed after it: a backend reports its row counts to the
+      // statistics only now and then while it lives, and always when it exits.
+      const syncAlone = async () => {
+        const database = await connect({ databaseUrl: tdb.url, pgliteDir: 'unused', applicationName: 'classify-sync-test' });
+        try {
+          return await runSync({ config, database, log: silentLogger, trigger: 'sync' });
+        } finally {
+          await database.close();
+        }
+      };
+      await syncAlone();
       const db = tdb.database.db;
       const tables = ['classify_jobs', 'classify_job_rules', 'classify_job_parsing_settings', 'classify_job_status_changes'];
-      const before = await Promise.all(tables.map((t) => rowWrites(db, t)));
+      const before = await settledRowWrites(db, tables);
       expect(before[0]).toBe(300);
-      const again = await sync(config, tdb);
+      const again = await syncAlone();
       expect(again.projects[0]).toMatchObject({ inserted: 0, updated: 0, unchanged: 300, deleted: 0 });
-      expect(await Promise.all(tables.map((t) => rowWrites(db, t)))).toEqual(before);
+      expect(await settledRowWrites(db, tables)).toEqual(before);
     } finally {
       await sim.stop();
       await tdb.close();
