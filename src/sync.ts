@@ -21,7 +21,7 @@ import { ApiVersionError, detectApiVersion } from './source/detect.ts';
 import { ApiError } from './source/http.ts';
 import { pages, WalkError } from './source/pages.ts';
 import type { RetryEvent } from './source/retry.ts';
-import type { ListFilter } from './source/v2.ts';
+import { jobIdBatches, type ListFilter } from './source/v2.ts';
 
 export type Trigger = 'sync' | 'backfill' | 'worker' | 'demo';
 
@@ -103,11 +103,6 @@ function dbRetry<T>(fn: () => Promise<T>): Promise<T> {
   });
 }
 
-/**
- * Job ids per refresh request (`job_ids=…` repeated): 50 uuids make a ~2.5 KB URL, well under the
- * 8 KB request-line limit common to proxies and servers.
- */
-const REFRESH_BATCH_IDS = 50;
 
 /** The one-line advice for an API failure, by status. */
 export function describeFailure(error: unknown, project: ProjectConfig, config: Pick<Config, 'baseUrl' | 'secrets'>): string {
@@ -342,9 +337,11 @@ signal: options.signal, onRetry, filter, onResponse });
       const windowStart = plan.filter?.createdAtOnOrAfter;
       if (finished && plan.kind === 'incremental' && windowStart !== undefined) {
         const ids = await dbRetry(() => jobIdsToRefresh(database.db, project.id, windowStart, runId));
-        plog.info({ jobs: ids.length, requests: Math.ceil(ids.length / REFRESH_BATCH_IDS) }, 'refreshing by id the in-flight jobs created before the window and the open rejects');
-        for (let i = 0; i < ids.length && finished; i += REFRESH_BATCH_IDS) {
-          finished = await walk({ jobIds: ids.slice(i, i + REFRESH_BATCH_IDS) }, undefined, 0, false);
+        const batches = jobIdBatches(ids);
+        plog.info({ jobs: ids.length, requests: batches.length }, 'refreshing by id the in-flight jobs created before the window and the open rejects');
+        for (const jobIds of batches) {
+          if (!finished) break;
+          finished = await walk({ jobIds }, undefined, 0, false);
         }
       }
 

@@ -483,7 +483,10 @@ export async function completeWalk(db: Db, input: CompleteWalkInput): Promise<Co
       }
       // A full walk settles the open rejects whose id it no longer saw: gone upstream, nothing to ask for.
       // (Seen ones were settled by their page: stored, or replaced by a new reject.)
-      if (warning === undefined) {
+      const [open] = warning === undefined
+        ? await queryRows<{ any: boolean }>(tx, sql`SELECT EXISTS (SELECT FROM ${syncRejects} WHERE project_id = ${input.projectId} AND settled_at IS NULL) AS any`)
+        : [];
+      if (open?.any) {
         await tx.execute(sql`
           UPDATE ${syncRejects} AS r SET settled_at = now()
           WHERE r.project_id = ${input.projectId} AND r.settled_at IS NULL

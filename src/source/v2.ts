@@ -26,3 +26,30 @@ export function v2PageUrl(baseUrl: string, params: PageParams, filter: ListFilte
   for (const id of filter.jobIds ?? []) url.searchParams.append('job_ids', id);
   return url;
 }
+
+/**
+ * Job ids per request when jobs are asked for by id: 50 uuids make a ~2.5 KB URL. Ids are also
+ * counted by their encoded length, so that a batch of odd, long ids (a reject's id may be up to
+ * 1 024 bytes) still fits the 8 KB request line common to proxies and servers.
+ */
+const ID_BATCH_MAX_IDS = 50;
+const ID_BATCH_MAX_CHARS = 6_000;
+
+/** `ids` in request-sized batches, in order. */
+export function jobIdBatches(ids: readonly string[]): string[][] {
+  const batches: string[][] = [];
+  let batch: string[] = [];
+  let chars = 0;
+  for (const id of ids) {
+    const length = encodeURIComponent(id).length + '&job_ids='.length;
+    if (batch.length > 0 && (batch.length >= ID_BATCH_MAX_IDS || chars + length > ID_BATCH_MAX_CHARS)) {
+      batches.push(batch);
+      batch = [];
+      chars = 0;
+    }
+    batch.push(id);
+    chars += length;
+  }
+  if (batch.length > 0) batches.push(batch);
+  return batches;
+}

@@ -5,6 +5,7 @@ import { ApiError, extractDetail, getJson, isRetryableStatus, parseRetryAfter } 
 import { parsePage, type Page } from '../../src/source/page.ts';
 import { pages, WalkError } from '../../src/source/pages.ts';
 import { withRetry } from '../../src/source/retry.ts';
+import { jobIdBatches } from '../../src/source/v2.ts';
 
 describe('retry classification', () => {
   it.each([[408, true], [409, true], [429, true], [500, true], [502, true], [503, true], [599, true],
@@ -155,5 +156,17 @@ describe('getJson', () => {
 
   it('reports a refused connection as a retryable network error', async () => {
     await expect(getJson(new URL('http://127.0.0.1:9/'), opts)).rejects.toMatchObject({ kind: 'network', retryable: true });
+  });
+});
+
+describe('jobIdBatches', () => {
+  it('sends 50 uuids a request, and fewer long ids so every request line stays under 8 KB', () => {
+    const uuids = Array.from({ length: 120 }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`);
+    expect(jobIdBatches(uuids).map((b) => b.length)).toEqual([50, 50, 20]);
+    const long = Array.from({ length: 12 }, (_, i) => `${i}-${'é'.repeat(340)}`);
+    const batches = jobIdBatches(long);
+    expect(batches.flat()).toEqual(long);
+    for (const batch of batches) expect(batch.map((id) => `&job_ids=${encodeURIComponent(id)}`).join('').length).toBeLessThanOrEqual(6000);
+    expect(jobIdBatches([])).toEqual([]);
   });
 });
