@@ -79,6 +79,13 @@ export const fileSchema = z.strictObject({
   timezone: timezoneSchema.default('UTC'),
   /** Port of /healthz and /metrics; unset: no HTTP server. 0 picks a free port (it is logged). */
   metricsPort: z.number().int().min(0).max(65_535).optional(),
+  /**
+   * Address /healthz and /metrics listen on. Loopback by default, so a worker on a laptop or a shared
+   * host is not reachable from the network; the image sets 0.0.0.0 (CLASSIFY_SYNC_METRICS_HOST).
+   */
+  metricsHost: z.union([z.ipv4(), z.ipv6(), z.hostname()], {
+    error: (issue) => `${JSON.stringify(issue.input)} is not an IP address or host name: use e.g. 127.0.0.1, 0.0.0.0 or ::`,
+  }).default('127.0.0.1'),
   /** /healthz answers 503 when a project's last successful sync is older than this. */
   staleAfterHours: z.number().positive().default(36),
   /** How long a stop request may take (the page being stored commits) before the worker exits anyway. */
@@ -104,6 +111,11 @@ export interface Config extends Omit<FileConfig, 'projects' | 'baseUrl' | '$sche
   readonly allowMassDelete: boolean;
   /** Every secret value this run knows (API keys, the DB password): redacted from all output. */
   readonly secrets: readonly string[];
+  /**
+   * The package manager that started this process (npx, npm exec, npm/yarn/pnpm run), e.g. `npm/11.19.1`,
+   * from the npm_config_user_agent they set for their children; undefined when started directly.
+   */
+  readonly launcher: string | undefined;
 }
 
 /** What the command line may override; undefined means "not given". */
@@ -122,6 +134,7 @@ export interface ConfigOverrides {
   schedule?: string | undefined;
   timezone?: string | undefined;
   metricsPort?: number | undefined;
+  metricsHost?: string | undefined;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -131,6 +144,7 @@ const ENV_OF: Readonly<Record<string, string>> = {
   schedule: 'CLASSIFY_SYNC_SCHEDULE',
   timezone: 'CLASSIFY_SYNC_TIMEZONE',
   metricsPort: 'CLASSIFY_SYNC_METRICS_PORT',
+  metricsHost: 'CLASSIFY_SYNC_METRICS_HOST',
 };
 
 function formatIssues(error: z.ZodError, where: string): string {
@@ -192,6 +206,7 @@ export function loadConfig(overrides: ConfigOverrides, env: Env): Config {
     ...(env.CLASSIFY_SYNC_METRICS_PORT && {
       metricsPort: /^\d+$/.test(env.CLASSIFY_SYNC_METRICS_PORT) ? Number(env.CLASSIFY_SYNC_METRICS_PORT) : env.CLASSIFY_SYNC_METRICS_PORT,
     }),
+    ...(env.CLASSIFY_SYNC_METRICS_HOST && { metricsHost: env.CLASSIFY_SYNC_METRICS_HOST }),
   };
   const fromEnv = fileSchema.safeParse({ ...file, ...envLayer });
   if (!fromEnv.success) throw new ConfigError(formatIssues(fromEnv.error, 'environment').replace(/^environment: (\w+)/, (_, key: string) => `environment ${ENV_OF[key] ?? key}`));
@@ -207,6 +222,7 @@ export function loadConfig(overrides: ConfigOverrides, env: Env): Config {
     ...(overrides.schedule !== undefined && { schedule: overrides.schedule }),
     ...(overrides.timezone !== undefined && { timezone: overrides.timezone }),
     ...(overrides.metricsPort !== undefined && { metricsPort: overrides.metricsPort }),
+    ...(overrides.metricsHost !== undefined && { metricsHost: overrides.metricsHost }),
   });
   if (!flagged.success) {
     const issue = flagged.error.issues[0];
@@ -259,6 +275,7 @@ export function loadConfig(overrides: ConfigOverrides, env: Env): Config {
     projects: Object.freeze(projects),
     allowMassDelete: overrides.allowMassDelete ?? false,
     secrets: Object.freeze([...new Set(secrets)]),
+    launcher: env.npm_config_user_agent?.split(' ')[0] || undefined,
   });
 }
 
