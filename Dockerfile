@@ -24,8 +24,11 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 # 3. The runtime: no compiler, no sources, no npm cache. Files stay owned by root (read-only to the app).
 FROM node:${NODE_VERSION}-bookworm-slim
+# /healthz and /metrics on every interface of the container (the worker's default is loopback only):
+# the port is published or scraped from outside it.
 ENV NODE_ENV=production \
-    CLASSIFY_SYNC_METRICS_PORT=9464
+    CLASSIFY_SYNC_METRICS_PORT=9464 \
+    CLASSIFY_SYNC_METRICS_HOST=0.0.0.0
 WORKDIR /app
 # package.json marks dist/*.js as ES modules; drizzle/ must sit next to dist/ (dist/db/connect.js finds
 # it at ../../drizzle) so the worker applies pending migrations at start.

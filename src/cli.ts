@@ -24,7 +24,7 @@ Commands:
               (fullRefreshDays) or --full is given; only full walks detect deletions
   backfill    one full pass from the first page of every project (--resume continues from saved tokens)
   migrate     apply pending database migrations
-  worker      stay running and sync on a schedule (see docs/worker.md); SIGTERM/SIGINT stop it cleanly
+  worker      stay running and sync on a schedule (see docs/worker.md); SIGTERM/SIGINT/SIGHUP stop it cleanly
   report      job outcomes from the database: per project, daily trend, top errors, rule types, freshness
   demo        sync a bundled LlamaCloud simulator into an embedded database and print a summary
   simulator   run the bundled LlamaCloud simulator as a standalone server (see --help there)
@@ -48,6 +48,7 @@ Worker flags:
   --timezone <zone>      IANA time zone of the schedule (default UTC)
   --run-now              also sync once at start (else only when a project missed its last slot)
   --metrics-port <port>  serve GET /healthz and GET /metrics on this port (default: off)
+  --metrics-host <addr>  address they listen on (default 127.0.0.1, this host only; the image: 0.0.0.0)
 
 Report flags (with --project, --config, --pglite-dir, --log-level):
   --since <when>         jobs created since: 12h, 7d, 2w, or a date like 2026-01-01 (UTC) (default 30d)
@@ -60,7 +61,8 @@ Environment:
   DATABASE_URL           postgres://… ; unset: embedded PGlite
   CLASSIFY_SYNC_CONFIG   config file path
   CLASSIFY_SYNC_PROJECTS comma-separated project ids (replaces the configured list; --project wins)
-  CLASSIFY_SYNC_SCHEDULE, CLASSIFY_SYNC_TIMEZONE, CLASSIFY_SYNC_METRICS_PORT   worker settings (flags win)
+  CLASSIFY_SYNC_SCHEDULE, CLASSIFY_SYNC_TIMEZONE, CLASSIFY_SYNC_METRICS_PORT, CLASSIFY_SYNC_METRICS_HOST
+                         worker settings (flags win)
 
 Exit codes: 0 every project synced (or was skipped: another process held its lock); 1 nothing could
             run (bad config, database unreachable); 2 some projects failed (one line each on stderr)
@@ -84,6 +86,7 @@ const FLAGS = {
   timezone: { type: 'string' },
   'run-now': { type: 'boolean' },
   'metrics-port': { type: 'string' },
+  'metrics-host': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];
 
@@ -124,6 +127,7 @@ export function overridesFrom(flags: Flags): ConfigOverrides {
     schedule: flags.schedule,
     timezone: flags.timezone,
     metricsPort: integerFlag(flags, 'metrics-port'),
+    metricsHost: flags['metrics-host'],
   };
 }
 

@@ -79,6 +79,13 @@ export const fileSchema = z.strictObject({
   timezone: timezoneSchema.default('UTC'),
   /** Port of /healthz and /metrics; unset: no HTTP server. 0 picks a free port (it is logged). */
   metricsPort: z.number().int().min(0).max(65_535).optional(),
+  /**
+   * Address /healthz and /metrics listen on. Loopback by default, so a worker on a laptop or a shared
+   * host is not reachable from the network; the image sets 0.0.0.0 (CLASSIFY_SYNC_METRICS_HOST).
+   */
+  metricsHost: z.union([z.ipv4(), z.ipv6(), z.hostname()], {
+    error: (issue) => `${JSON.stringify(issue.input)} is not an IP address or host name: use e.g. 127.0.0.1, 0.0.0.0 or ::`,
+  }).default('127.0.0.1'),
   /** /healthz answers 503 when a project's last successful sync is older than this. */
   staleAfterHours: z.number().positive().default(36),
   /** How long a stop request may take (the page being stored commits) before the worker exits anyway. */
@@ -110,6 +117,11 @@ export interface Config extends Omit<FileConfig, 'projects' | 'baseUrl' | '$sche
    * "postgres", any *_TOKEN value) would rewrite job data, ids included.
    */
   readonly apiKeys: readonly string[];
+  /**
+   * The package manager that started this process (npx, npm exec, npm/yarn/pnpm run), e.g. `npm/11.19.1`,
+   * from the npm_config_user_agent they set for their children; undefined when started directly.
+   */
+  readonly launcher: string | undefined;
 }
 
 /** What the command line may override; undefined means "not given". */
@@ -128,6 +140,7 @@ export interface ConfigOverrides {
   schedule?: string | undefined;
   timezone?: string | undefined;
   metricsPort?: number | undefined;
+  metricsHost?: string | undefined;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -137,6 +150,7 @@ const ENV_OF: Readonly<Record<string, string>> = {
   schedule: 'CLASSIFY_SYNC_SCHEDULE',
   timezone: 'CLASSIFY_SYNC_TIMEZONE',
   metricsPort: 'CLASSIFY_SYNC_METRICS_PORT',
+  metricsHost: 'CLASSIFY_SYNC_METRICS_HOST',
 };
 
 function formatIssues(error: z.ZodError, where: string): string {
@@ -272,6 +286,7 @@ export function loadConfig(overrides: ConfigOverrides, env: Env): Config {
     ...(env.CLASSIFY_SYNC_METRICS_PORT && {
       metricsPort: /^\d+$/.test(env.CLASSIFY_SYNC_METRICS_PORT) ? Number(env.CLASSIFY_SYNC_METRICS_PORT) : env.CLASSIFY_SYNC_METRICS_PORT,
     }),
+    ...(env.CLASSIFY_SYNC_METRICS_HOST && { metricsHost: env.CLASSIFY_SYNC_METRICS_HOST }),
   };
   const fromEnv = fileSchema.safeParse({ ...file, ...envLayer });
   if (!fromEnv.success) throw new ConfigError(formatIssues(fromEnv.error, 'environment').replace(/^environment: (\w+)/, (_, key: string) => `environment ${ENV_OF[key] ?? key}`));
@@ -287,6 +302,7 @@ export function loadConfig(overrides: ConfigOverrides, env: Env): Config {
     ...(overrides.schedule !== undefined && { schedule: overrides.schedule }),
     ...(overrides.timezone !== undefined && { timezone: overrides.timezone }),
     ...(overrides.metricsPort !== undefined && { metricsPort: overrides.metricsPort }),
+    ...(overrides.metricsHost !== undefined && { metricsHost: overrides.metricsHost }),
   });
   if (!flagged.success) {
     const issue = flagged.error.issues[0];
@@ -338,6 +354,7 @@ export function loadConfig(overrides: ConfigOverrides, env: Env): Config {
     allowMassDelete: overrides.allowMassDelete ?? false,
     secrets: Object.freeze([...new Set(secrets)]),
     apiKeys: Object.freeze([...new Set(projects.flatMap((p) => (p.apiKey && p.apiKey.length >= 4 ? [p.apiKey] : [])))]),
+    launcher: env.npm_config_user_agent?.split(' ')[0] || undefined,
   });
 }
 

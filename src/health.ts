@@ -4,8 +4,9 @@ import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { Db } from './db/connect.ts';
+import { describeDbError } from './db/errors.ts';
 import { projectFreshness } from './db/runs.ts';
-import type { Logger } from './log.ts';
+import { scrub, type Logger } from './log.ts';
 
 const HOUR = 3_600_000;
 
@@ -42,6 +43,8 @@ export async function checkHealth(
 }
 
 export interface HealthServer {
+  /** The address it listens on, as the socket reports it (e.g. 127.0.0.1, ::). */
+  readonly host: string;
   /** The port it listens on (useful when asked for port 0). */
   readonly port: number;
   close(): Promise<void>;
@@ -49,10 +52,13 @@ export interface HealthServer {
 
 export interface HealthServerOptions {
   port: number;
+  /** Default 127.0.0.1: only this host can ask. */
   host?: string | undefined;
   registry: Registry;
   health: () => Promise<HealthReport>;
   log: Logger;
+  /** Removed from every error text it answers with (a database error may quote the connection's password). */
+  secrets?: readonly string[] | undefined;
 }
 
 function send(res: ServerResponse, status: number, contentType: string, body: string): void {
@@ -62,6 +68,8 @@ function send(res: ServerResponse, status: number, contentType: string, body: st
 
 export async function startHealthServer(options: HealthServerOptions): Promise<HealthServer> {
   const { registry, log } = options;
+  // One line, like every error the CLI prints: the driver's words and SQLSTATE, never drizzle's statement dump.
+  const errorText = (error: unknown) => scrub(describeDbError(error), options.secrets ?? []);
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -70,7 +78,7 @@ export async function startHealthServer(options: HealthServerOptions): Promise<H
       options.health().then(
         (report) => send(res, report.status === 'ok' ? 200 : 503, 'application/json', JSON.stringify(report)),
         (error: unknown) => {
-          const message = (error as Error).message ?? String(error);
+          const message = errorText(error);
           log.warn({ err: message }, 'health check could not read the database');
           send(res, 503, 'application/json', JSON.stringify({ status: 'error', projects: [], error: `database unreadable: ${message}` }));
         },
@@ -78,7 +86,7 @@ export async function startHealthServer(options: HealthServerOptions): Promise<H
     } else if (path === '/metrics') {
       registry.metrics().then(
         (text) => send(res, 200, registry.contentType, text),
-        (error: unknown) => send(res, 500, 'text/plain; charset=utf-8', `metrics failed: ${(error as Error).message}\n`),
+        (error: unknown) => send(res, 500, 'text/plain; charset=utf-8', `metrics failed: ${errorText(error)}\n`),
       );
     } else {
       send(res, 404, 'text/plain; charset=utf-8', 'not found: try /healthz or /metrics\n');
@@ -86,14 +94,15 @@ export async function startHealthServer(options: HealthServerOptions): Promise<H
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port, options.host ?? '0.0.0.0', () => {
+    server.listen(options.port, options.host ?? '127.0.0.1', () => {
       server.off('error', reject);
       resolve();
     });
   });
-  const { port } = server.address() as AddressInfo;
+  const { address: host, port } = server.address() as AddressInfo;
   let closed: Promise<void> | undefined;
   return {
+    host,
     port,
     close() {
       closed ??= new Promise<void>((resolve) => {

@@ -5,9 +5,12 @@
 //   project another replica already synced since the tick's slot (so each slot syncs each project once).
 // - Catch-up: at start, projects with no successful sync started within one schedule interval (the
 //   worker was down over their slot, or they never synced) are synced at once.
-// - Stop: the first SIGTERM/SIGINT stops scheduling and the run between pages (the page being stored
-//   commits; the run is recorded `cancelled`), then closes everything and exits 0, within
+// - Stop: the first SIGTERM/SIGINT/SIGHUP stops scheduling and the run between pages (the page being
+//   stored commits; the run is recorded `cancelled`), then closes everything and exits 0, within
 //   shutdownTimeoutMs or exits 1. A second signal exits at once with 128 + the signal's number.
+// - Started by a package manager (`npx classify-sync worker`), the worker also stops that way when its
+//   parent exits: npm 11 does not pass SIGTERM on to this process, so without the watch a `kill <npm pid>`
+//   would leave the worker running, reparented, still syncing.
 import { constants as osConstants } from 'node:os';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Io } from './cli.ts';
@@ -18,6 +21,12 @@ import { checkHealth, startHealthServer, type HealthServer } from './health.ts';
 import { createLogger, scrub, type Logger } from './log.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { runSync, type RunResult } from './sync.ts';
+
+const SECOND = 1000;
+/** How often the worker checks that its launcher is still there (a stop starts within about this). */
+const PARENT_CHECK_MS = SECOND;
+/** Signals that stop the worker cleanly; SIGHUP: the terminal it was started from closed. */
+const STOP_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
 
 /** Why a worker run started. */
 export type RunReason = 'schedule' | 'catch-up' | 'run-now';
@@ -184,25 +193,29 @@ export async function runWorkerCommand(config: Config, options: WorkerCommandOpt
     try {
       server = await startHealthServer({
         port: config.metricsPort,
+        host: config.metricsHost,
         registry: metrics.registry,
         health: () => checkHealth(database.db, { projectIds, staleAfterHours: config.staleAfterHours }),
         log,
+        secrets: config.secrets,
       });
     } catch (error) {
       await database.close();
       const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-      io.stderr.write(`classify-sync: cannot serve /healthz and /metrics on port ${config.metricsPort} (${code}): pick another --metrics-port\n`);
+      io.stderr.write(`classify-sync: cannot serve /healthz and /metrics on ${config.metricsHost} port ${config.metricsPort} (${code}): pick another --metrics-port or --metrics-host\n`);
       return 1;
     }
-    log.info({ port: server.port }, 'serving /healthz and /metrics');
+    log.info({ host: server.host, port: server.port }, 'serving /healthz and /metrics');
   }
 
   const worker = createWorker({ config, database, log, metrics, runNow: options.runNow });
   return new Promise<number>((resolve) => {
     let stopRequested = false;
+    let parentWatch: NodeJS.Timeout | undefined;
     /** Stops in order (schedule, run, HTTP server, pool) and resolves with `code`; forced after shutdownTimeoutMs. */
     const shutdown = (code: number) => {
       stopRequested = true;
+      clearInterval(parentWatch);
       const deadline = setTimeout(() => {
         log.error({ shutdownTimeoutMs: config.shutdownTimeoutMs }, 'did not stop within shutdownTimeoutMs; exiting anyway');
         io.stderr.write(`classify-sync: did not stop within ${config.shutdownTimeoutMs} ms (shutdownTimeoutMs): exiting anyway\n`);
@@ -236,8 +249,22 @@ export async function runWorkerCommand(config: Config, options: WorkerCommandOpt
       log.info({ signal, shutdownTimeoutMs: config.shutdownTimeoutMs }, 'stopping: no new page starts; the page being stored commits');
       shutdown(0);
     };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
+    // A package manager that dies of a signal it did not pass on leaves this process reparented (to
+    // PID 1 or a subreaper): that change of parent is the stop request. Only then, because a worker
+    // started directly gets its signals itself and may be meant to outlive its shell (setsid, a
+    // supervisor); and not when started by PID 1 (a container), whose parent never changes.
+    const parentPid = process.ppid;
+    if (config.launcher !== undefined && parentPid > 1) {
+      parentWatch = setInterval(() => {
+        if (stopRequested || process.ppid === parentPid) return;
+        log.warn({ launcher: config.launcher, parentPid, shutdownTimeoutMs: config.shutdownTimeoutMs },
+          'stopping: the launcher exited (its signal was not passed on); no new page starts; the page being stored commits');
+        shutdown(0);
+      }, PARENT_CHECK_MS);
+      // The watch alone must not keep the process alive.
+      parentWatch.unref();
+    }
     worker.start().catch((error: unknown) => {
       io.stderr.write(`classify-sync: the worker could not start: ${scrub((error as Error).message ?? String(error), config.secrets)}\n`);
       shutdown(1);

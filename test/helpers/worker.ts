@@ -1,6 +1,7 @@
-// Worker processes as an operator runs them: `node bin/classify-sync.js worker …` children, their
-// JSON log lines collected as data, and small readers for /healthz and Prometheus text.
-import { spawn, type ChildProcess } from 'node:child_process';
+// Worker processes as an operator runs them: `node bin/classify-sync.js worker …` (or the README's
+// `npx classify-sync worker …`) children, their JSON log lines collected as data, and small readers for
+// /healthz and Prometheus text.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
 import pg from 'pg';
@@ -19,19 +20,36 @@ export interface WorkerProcess {
   /** Resolves with the first line (already printed or to come) that matches. */
   waitForLine(match: (line: LogLine) => boolean, what: string, timeoutMs?: number): Promise<LogLine>;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Resolves when every process holding its stdout/stderr (the launcher's children too) is gone. */
+  readonly closed: Promise<void>;
   kill(signal: NodeJS.Signals): void;
 }
 
+export interface SpawnOptions {
+  /** node: `node bin/classify-sync.js worker` (default); npx: `npx classify-sync worker`, as the README says. */
+  launch?: 'node' | 'npx' | undefined;
+  /** Its own process group (and session), as from a terminal or a supervisor: `-pid` then signals all of it. */
+  detached?: boolean | undefined;
+}
+
 const running = new Set<ChildProcess>();
+/** Process groups of detached workers: a launcher's children outlive it, so cleanup kills the group. */
+const groups = new Set<number>();
 
 /** Starts a worker with only the environment given (plus PATH), so the shell's settings never leak in. */
-export function spawnWorker(args: string[], env: Record<string, string>): WorkerProcess {
-  const child = spawn(process.execPath, [BIN, 'worker', ...args], {
+export function spawnWorker(args: string[], env: Record<string, string>, options: SpawnOptions = {}): WorkerProcess {
+  const [command, commandArgs] = options.launch === 'npx'
+    ? ['npx', ['classify-sync', 'worker', ...args]]
+    : [process.execPath, [BIN, 'worker', ...args]];
+  const child = spawn(command, commandArgs, {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', ...env },
+    // npx keeps its cache under HOME; that is no setting of the worker.
+    env: { PATH: process.env.PATH ?? '', ...(options.launch === 'npx' && process.env.HOME && { HOME: process.env.HOME }), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.detached ?? false,
   });
   running.add(child);
+  if (options.detached && child.pid !== undefined) groups.add(child.pid);
   const lines: LogLine[] = [];
   const waiters: { match: (line: LogLine) => boolean; resolve: (line: LogLine) => void }[] = [];
   let stdoutRest = '';
@@ -66,11 +84,15 @@ export function spawnWorker(args: string[], env: Record<string, string>): Worker
       resolve({ code, signal });
     });
   });
+  const closed = new Promise<void>((resolve) => {
+    child.on('close', () => resolve());
+  });
   return {
     child,
     lines,
     stderr: () => stderr,
     exited,
+    closed,
     kill: (signal) => child.kill(signal),
     waitForLine(match, what, timeoutMs = 30_000) {
       const found = lines.find(match);
@@ -99,10 +121,27 @@ export function spawnWorker(args: string[], env: Record<string, string>): Worker
 
 /** Kills every worker a test left behind (afterEach). */
 export async function killWorkers(): Promise<void> {
+  for (const pgid of groups) {
+    groups.delete(pgid);
+    try {
+      process.kill(-pgid, 'SIGKILL');
+    } catch {
+      // ESRCH: nothing of that group is left.
+    }
+  }
   await Promise.all([...running].map((child) => new Promise<void>((resolve) => {
     child.once('exit', () => resolve());
     child.kill('SIGKILL');
   })));
+}
+
+/** The live processes of a process group (zombies aside: they run nothing), as `pid command` lines. */
+export function groupProcesses(pgid: number): string[] {
+  const out = execFileSync('ps', ['-e', '-o', 'pgid=,pid=,stat=,args='], { encoding: 'utf8' });
+  return out.split('\n')
+    .map((line) => line.trim().split(/\s+/))
+    .filter(([group, , stat]) => Number(group) === pgid && stat !== undefined && !stat.startsWith('Z'))
+    .map(([, pid, , ...args]) => `${pid ?? ''} ${args.join(' ')}`);
 }
 
 /** Polls `check` until it returns a value that is not undefined/false. */

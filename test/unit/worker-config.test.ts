@@ -21,6 +21,7 @@ describe('worker settings', () => {
     const config = loadConfig({}, {});
     expect(config).toMatchObject({ schedule: '0 2 * * *', timezone: 'UTC', staleAfterHours: 36, shutdownTimeoutMs: 30_000 });
     expect(config.metricsPort).toBeUndefined();
+    expect(config.metricsHost).toBe('127.0.0.1');
   });
 
   it('takes the environment over the defaults and flags over the environment', () => {
@@ -44,10 +45,30 @@ describe('worker settings', () => {
       .toEqual({ code: 1, out: '', err: 'classify-sync: --metrics-port: Too big: expected number to be <=65535 (see classify-sync --help)\n' });
   });
 
+  it('listens on 127.0.0.1 unless --metrics-host, CLASSIFY_SYNC_METRICS_HOST or metricsHost says otherwise', () => {
+    expect(loadConfig({}, {}).metricsHost).toBe('127.0.0.1');
+    expect(loadConfig({}, { CLASSIFY_SYNC_METRICS_HOST: '0.0.0.0' }).metricsHost).toBe('0.0.0.0');
+    expect(loadConfig({ metricsHost: '::' }, { CLASSIFY_SYNC_METRICS_HOST: '0.0.0.0' }).metricsHost).toBe('::');
+    for (const host of ['localhost', '10.1.2.3', '::1', 'worker.internal']) expect(loadConfig({ metricsHost: host }, {}).metricsHost).toBe(host);
+  });
+
+  it('refuses a metrics host that is neither an IP address nor a host name, in one line', async () => {
+    const key = { LLAMA_CLOUD_API_KEY: 'k' };
+    expect(await run(['worker', '--project', 'p', '--metrics-host', 'http://0.0.0.0'], key))
+      .toEqual({ code: 1, out: '', err: 'classify-sync: --metrics-host: "http://0.0.0.0" is not an IP address or host name: use e.g. 127.0.0.1, 0.0.0.0 or :: (see classify-sync --help)\n' });
+    expect(await run(['worker', '--project', 'p'], { ...key, CLASSIFY_SYNC_METRICS_HOST: 'all interfaces' }))
+      .toEqual({ code: 1, out: '', err: 'classify-sync: environment CLASSIFY_SYNC_METRICS_HOST: "all interfaces" is not an IP address or host name: use e.g. 127.0.0.1, 0.0.0.0 or ::\n' });
+  });
+
+  it('knows when a package manager started it (npx, npm run), from the npm_config_user_agent it sets', () => {
+    expect(loadConfig({}, { npm_config_user_agent: 'npm/11.19.1 node/v20.20.2 linux x64 workspaces/false' }).launcher).toBe('npm/11.19.1');
+    expect(loadConfig({}, {}).launcher).toBeUndefined();
+  });
+
   it('lists the worker and its flags in --help', async () => {
     const { code, out } = await run(['--help']);
     expect(code).toBe(0);
-    for (const text of ['worker ', '--schedule', '--timezone', '--run-now', '--metrics-port', 'docs/worker.md']) expect(out).toContain(text);
+    for (const text of ['worker ', '--schedule', '--timezone', '--run-now', '--metrics-port', '--metrics-host', 'CLASSIFY_SYNC_METRICS_HOST', 'docs/worker.md']) expect(out).toContain(text);
   });
 
   it('measures one schedule interval as the gap between its next two slots', () => {
