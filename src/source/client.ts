@@ -44,7 +44,8 @@ export function projectPageFetcher(
       pageToken: token,
     }, options.filter);
     // What the request asked for, after the version's own cap (v2 sends at most 100).
-    const maxItems = Number(url.searchParams.get('page_size'));
+    const asked = url.searchParams.get('page_size');
+    const maxItems = asked === null ? Infinity : Number(asked);
     return withRetry(
       async () => {
         const started = performance.now();

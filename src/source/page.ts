@@ -72,8 +72,24 @@ export function itemLimit(maxItems: number): (chunk: Uint8Array) => void {
   let expectElement = false;
   let count = 0;
   return (chunk) => {
-    for (let i = 0; i < chunk.length; i++) {
-      const byte = chunk[i] as number;
+    // A view, not a copy: Buffer's indexOf is a native byte search.
+    const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const end = bytes.length;
+    const find = (byte: number, from: number) => {
+      const at = bytes.indexOf(byte, from);
+      return at < 0 ? end : at;
+    };
+    let nextQuote = -1;
+    let nextBackslash = -1;
+    for (let i = 0; i < end; i++) {
+      if (inString && !escaped && !readingKey) {
+        // Most of a page is string content: jump to the next byte that can end or escape it.
+        if (nextQuote < i) nextQuote = find(QUOTE, i);
+        if (nextBackslash < i) nextBackslash = find(BACKSLASH, i);
+        i = Math.min(nextQuote, nextBackslash);
+        if (i === end) break;
+      }
+      const byte = bytes[i] as number;
       if (inString) {
         if (escaped) {
           escaped = false;

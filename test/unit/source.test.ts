@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiError, extractDetail, getJson, isRetryableStatus, MAX_REDIRECTS, parseRetryAfter, redirectTarget } from '../../src/source/http.ts';
 import { itemLimit, parsePage, type Page } from '../../src/source/page.ts';
@@ -120,6 +121,18 @@ describe('itemLimit (counting items before the body is parsed)', () => {
     expect(accepts(JSON.stringify(tricky), 2, 1)).toBe(false);
     // A top-level array has no items key; parsePage refuses it after parsing.
     expect(accepts(JSON.stringify([1, 2, 3, 4]), 1)).toBe(true);
+  });
+
+  it('agrees with JSON.parse on any JSON items and keys, cut anywhere', () => {
+    fc.assert(fc.property(
+      fc.array(fc.jsonValue(), { maxLength: 12 }), fc.dictionary(fc.string(), fc.jsonValue(), { maxKeys: 3 }), fc.integer({ min: 1, max: 64 }),
+      (items, extra, size) => {
+        const body = JSON.stringify({ ...extra, items });
+        const n = (JSON.parse(body) as { items: unknown[] }).items.length;
+        expect(accepts(body, n, size)).toBe(true);
+        if (n > 0) expect(accepts(body, n - 1, size)).toBe(false);
+      },
+    ), { numRuns: 300 });
   });
 
   it('refuses early: the bytes after the first extra item are never needed', () => {
