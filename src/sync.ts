@@ -120,7 +120,8 @@ export function describeFailure(error: unknown, project: ProjectConfig, config: 
       ?? (error.kind === 'too-large'
         ? 'raise maxResponseBytes or lower --page-size'
         : 'the API kept failing after retries; run again later (the walk resumes from its saved page)');
-    text = `${what}: ${hint}`;
+    // A refused redirect already says what to check; retrying or waiting would not help.
+    text = error.kind === 'redirect' ? what : `${what}: ${hint}`;
   } else if (error instanceof WalkError) {
     text = `${error.message}; the next sync starts the walk over`;
   } else if (error instanceof ApiVersionError) {

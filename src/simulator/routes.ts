@@ -14,7 +14,8 @@ export interface HookPageBody {
 
 /**
  * Called for every list page about to be served. Return undefined to keep the body, an object to
- * send instead, or a string to send as the raw response body (e.g. garbled JSON).
+ * send instead (e.g. more items than page_size asked for, like an API that ignores it), or a string
+ * to send as the raw response body (e.g. garbled JSON, or a prebuilt page of 45 MB).
  */
 export type PageHook = (ctx: { projectId: string; pageIndex: number; body: HookPageBody }) => unknown;
 

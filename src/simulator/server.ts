@@ -32,6 +32,18 @@ const ALL_APIS: readonly ApiName[] = ['v1', 'v2'];
 export const DEFAULT_API_KEY = 'sim-key';
 export const DEFAULT_MAX_PAGE_SIZE = 100;
 export const DEFAULT_SEED = 1;
+/** Where a same-origin redirect sends a request: the same path and query under this prefix. */
+export const MOVED_PREFIX = '/moved';
+
+/** List requests answered with a redirect instead of a page (before auth and faults, like a proxy would). */
+export interface RedirectSpec {
+  status: 301 | 302 | 303 | 307 | 308;
+  /**
+   * Another origin or base URL (e.g. a second local server): the Location is it plus the request's
+   * path and query. Absent: this simulator, under MOVED_PREFIX, where the request is then served.
+   */
+  to?: string;
+}
 
 export interface SimProjectSpec {
   id: string;
@@ -73,6 +85,8 @@ export interface SimulatorOptions {
   /** Default 127.0.0.1. */
   host?: string;
   onPage?: PageHook;
+  /** Answer every list request with this redirect; see also setRedirect(). */
+  redirect?: RedirectSpec;
   /**
    * API versions served. Default both. The other version's path answers FastAPI's unknown-route
    * 404 `{"detail":"Not Found"}`, like a deployment that never had it or no longer publishes it.
@@ -122,6 +136,8 @@ export interface Simulator {
   /** Every page token issued so far is answered 400 "Invalid page token" from now on. */
   invalidateTokens(): void;
   setOnPage(hook: PageHook | undefined): void;
+  /** Redirects list requests (of one project, when given) from now on; undefined stops it. */
+  setRedirect(redirect: RedirectSpec | undefined, projectId?: string): void;
   /** Live counters. */
   readonly stats: SimulatorStats;
 }
@@ -177,6 +193,8 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
   const faultPlan = new FaultPlan(seed);
   let globalFaults = opts.faults;
   let latencyMs = opts.latencyMs ?? 0;
+  let globalRedirect = opts.redirect;
+  const projectRedirects = new Map<string, RedirectSpec>();
   /** Aborted by stop(): ends every pending latency/hang wait. */
   const stopping = new AbortController();
 
@@ -229,10 +247,21 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     const signal = AbortSignal.any([stopping.signal, gone.signal]);
 
     const url = new URL(req.url ?? '/', 'http://simulator');
+    // The target of a same-origin redirect is served like the original request.
+    const moved = url.pathname.startsWith(`${MOVED_PREFIX}/`);
+    if (moved) url.pathname = url.pathname.slice(MOVED_PREFIX.length);
     const route = ROUTES.find((candidate) => candidate.path === url.pathname && servedApis.has(candidate.api));
     if (!route || req.method !== route.method) {
       if (!(await wait(latencyMs, signal))) return;
       send(res, route ? detailReply(405, 'Method Not Allowed') : detailReply(404, 'Not Found'));
+      return;
+    }
+
+    const redirect = moved ? undefined : projectRedirects.get(url.searchParams.get('project_id') ?? '') ?? globalRedirect;
+    if (redirect) {
+      if (!(await wait(latencyMs, signal))) return;
+      const base = redirect.to?.replace(/\/+$/, '') ?? MOVED_PREFIX;
+      send(res, detailReply(redirect.status, 'Redirect', { location: `${base}${url.pathname}${url.search}` }));
       return;
     }
 
@@ -325,6 +354,11 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     invalidateTokens: () => state.tokens.invalidateAll(),
     setOnPage(hook) {
       state.onPage = hook;
+    },
+    setRedirect(redirect, projectId) {
+      if (projectId === undefined) globalRedirect = redirect;
+      else if (redirect === undefined) projectRedirects.delete(project(projectId).id);
+      else projectRedirects.set(project(projectId).id, redirect);
     },
   };
 }

@@ -1,7 +1,7 @@
 // The LlamaCloud list client: one function that fetches one page of one project, with retries.
 import type { ApiVersion, Config, ProjectConfig } from '../config.ts';
 import { ApiError, getJson } from './http.ts';
-import { parsePage, type Page, type PageParams } from './page.ts';
+import { itemLimit, parsePage, type Page, type PageParams } from './page.ts';
 import { withRetry, type RetryEvent } from './retry.ts';
 import { v1PageUrl } from './v1.ts';
 import { v2PageUrl, type ListFilter } from './v2.ts';
@@ -43,6 +43,9 @@ export function projectPageFetcher(
       pageSize: options.pageSize ?? config.pageSize,
       pageToken: token,
     }, options.filter);
+    // What the request asked for, after the version's own cap (v2 sends at most 100).
+    const asked = url.searchParams.get('page_size');
+    const maxItems = asked === null ? Infinity : Number(asked);
     return withRetry(
       async () => {
         const started = performance.now();
@@ -53,7 +56,8 @@ export function projectPageFetcher(
             timeoutMs: config.requestTimeoutMs,
             maxBytes: config.maxResponseBytes,
             signal: options.signal,
-          }));
+            inspect: itemLimit(maxItems),
+          }), maxItems);
         } catch (error) {
           status = error instanceof ApiError ? String(error.status ?? error.kind) : 'aborted';
           throw error;

@@ -1,10 +1,11 @@
-// One HTTP GET against LlamaCloud: timeout, auth header, a capped body read, and a typed ApiError.
-// Headers are never logged; error texts carry the API's `detail`, never the request's credentials.
+// One HTTP GET against LlamaCloud: timeout, auth header, same-origin redirects only, a capped body
+// read, and a typed ApiError. Headers are never logged; error texts carry the API's `detail`, never
+// the request's credentials.
 
 /** Statuses the official LlamaCloud clients retry (plus every 5xx). */
 const RETRYABLE_STATUSES = new Set([408, 409, 429]);
 
-export type ApiErrorKind = 'http' | 'network' | 'timeout' | 'invalid-body' | 'too-large';
+export type ApiErrorKind = 'http' | 'network' | 'timeout' | 'invalid-body' | 'too-large' | 'redirect';
 
 export class ApiError extends Error {
   override name = 'ApiError';
@@ -57,8 +58,44 @@ export function extractDetail(body: string): string | undefined {
   return text.length > 0 ? text.slice(0, 200) : undefined;
 }
 
-/** Reads at most `maxBytes` of a body; a larger one is refused without buffering it all. */
-async function readCapped(response: Response, maxBytes: number): Promise<string> {
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+/** Same-origin hops followed per request: enough for a moved path, short of a loop. */
+export const MAX_REDIRECTS = 5;
+
+/** Scheme, host and port of a URL, never its credentials, path or query (they may carry secrets). */
+function originOf(url: URL): string {
+  return url.origin === 'null' ? url.protocol : url.origin;
+}
+
+/**
+ * Where a redirect from `from` leads, when it may be followed. Only the same origin: what another
+ * origin serves is not this API's data (and fetch would hand it the request minus the key), so it
+ * is refused for good, not retried.
+ */
+export function redirectTarget(from: URL, location: string | null, status: number): URL {
+  let to: URL | undefined;
+  try {
+    if (location !== null) to = new URL(location, from);
+  } catch {
+    // an unparseable Location: reported below like a missing one
+  }
+  if (to === undefined) {
+    throw new ApiError(`HTTP ${status} redirect without a usable Location header: check LLAMA_CLOUD_BASE_URL`, 'redirect', status, undefined, false);
+  }
+  if (to.origin !== from.origin) {
+    throw new ApiError(
+      `the API redirected to another origin (${originOf(to)}): refusing to follow; check LLAMA_CLOUD_BASE_URL`,
+      'redirect', status, undefined, false,
+    );
+  }
+  return to;
+}
+
+/**
+ * Reads at most `maxBytes` of a body; a larger one is refused without buffering it all. `inspect`
+ * sees each chunk as it arrives and may refuse the body early by throwing.
+ */
+async function readCapped(response: Response, maxBytes: number, inspect?: (chunk: Uint8Array) => void): Promise<string> {
   const declared = Number(response.headers.get('content-length'));
   if (Number.isFinite(declared) && declared > maxBytes) {
     await response.body?.cancel();
@@ -72,6 +109,12 @@ async function readCapped(response: Response, maxBytes: number): Promise<string>
     if (size > maxBytes) {
       await response.body.cancel().catch(() => undefined);
       throw tooLarge(maxBytes);
+    }
+    try {
+      inspect?.(chunk);
+    } catch (error) {
+      await response.body.cancel().catch(() => undefined);
+      throw error;
     }
     chunks.push(chunk);
   }
@@ -87,6 +130,8 @@ export interface GetJsonOptions {
   timeoutMs: number;
   maxBytes: number;
   signal?: AbortSignal | undefined;
+  /** Sees the body chunk by chunk before it is parsed; throws (an ApiError) to refuse it early. */
+  inspect?: ((chunk: Uint8Array) => void) | undefined;
 }
 
 /** GET `url` and parse its JSON body; any failure is an ApiError that says whether to retry. */
@@ -96,11 +141,22 @@ export async function getJson(url: URL, options: GetJsonOptions): Promise<unknow
   let response: Response;
   let body: string;
   try {
-    response = await fetch(url, {
-      headers: { authorization: `Bearer ${options.apiKey}`, accept: 'application/json' },
-      signal,
-    });
-    body = await readCapped(response, options.maxBytes);
+    // fetch would follow any redirect; 'manual' hands back the 3xx so the origin can be checked.
+    let at = url;
+    for (let hops = 0; ; hops++) {
+      response = await fetch(at, {
+        headers: { authorization: `Bearer ${options.apiKey}`, accept: 'application/json' },
+        redirect: 'manual',
+        signal,
+      });
+      if (!REDIRECT_STATUSES.has(response.status)) break;
+      await response.body?.cancel().catch(() => undefined);
+      if (hops >= MAX_REDIRECTS) {
+        throw new ApiError(`more than ${MAX_REDIRECTS} redirects (a redirect loop): check LLAMA_CLOUD_BASE_URL`, 'redirect', response.status, undefined, false);
+      }
+      at = redirectTarget(at, response.headers.get('location'), response.status);
+    }
+    body = await readCapped(response, options.maxBytes, options.inspect);
   } catch (error) {
     if (error instanceof ApiError) throw error;
     if (options.signal?.aborted) throw options.signal.reason ?? error;

@@ -1,6 +1,21 @@
 // Walking a project's pages: follows next_page_token, guards against token loops and runaway walks,
 // and fetches page N+1 while the caller stores page N (the network hides the database work).
+import { createHash } from 'node:crypto';
 import type { Page } from './page.ts';
+
+/**
+ * The longest page token a walk accepts. It goes back in the next request's URL, where servers and
+ * proxies stop at about 8 KiB, and into the saved walk state: anything longer is a broken API.
+ */
+export const MAX_PAGE_TOKEN_CHARS = 4096;
+
+/**
+ * What the loop guard keeps of a token: 16 bytes of its SHA-256 (24 characters, a collision is
+ * out of reach), so the guard grows by ~100 bytes a page whatever the tokens' own length.
+ */
+export function tokenDigest(token: string): string {
+  return createHash('sha256').update(token).digest().subarray(0, 16).toString('base64');
+}
 
 export class WalkError extends Error {
   override name = 'WalkError';
@@ -31,7 +46,7 @@ export async function* pages(
 ): AsyncGenerator<WalkedPage, void, undefined> {
   const seen = new Set<string>();
   let token = options.startToken;
-  if (token !== undefined) seen.add(token);
+  if (token !== undefined) seen.add(tokenDigest(token));
   let number = (options.pagesBefore ?? 0) + 1;
   let pending = fetchPage(token);
   while (true) {
@@ -39,13 +54,17 @@ export async function* pages(
     const next = page.nextPageToken;
     let prefetch: Promise<Page> | undefined;
     if (next !== undefined) {
-      if (seen.has(next)) {
+      if (next.length > MAX_PAGE_TOKEN_CHARS) {
+        throw new WalkError(`the API returned a page token of ${next.length} characters (more than ${MAX_PAGE_TOKEN_CHARS})`);
+      }
+      const digest = tokenDigest(next);
+      if (seen.has(digest)) {
         throw new WalkError(`the API returned page token ${JSON.stringify(next.slice(0, 40))} twice in one walk (token loop)`);
       }
       if (number >= options.maxPages) {
         throw new WalkError(`more than ${options.maxPages} pages in one walk (maxPages): raise maxPages if the project is that large`);
       }
-      seen.add(next);
+      seen.add(digest);
       prefetch = fetchPage(next);
       // Its failure is handled when it is awaited; never let it surface as an unhandled rejection.
       prefetch.catch(() => undefined);

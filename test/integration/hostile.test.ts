@@ -48,13 +48,16 @@ describe('hostile and odd input (real Postgres)', () => {
   beforeEach(async (ctx) => {
     if (!available) return ctx.skip();
     await tdb.reset();
-    sim = await startSimulator({ apis: ['v1'], projects: [{ id: H, jobs: 25 }], now: NOW });
+    sim = await startSimulator({ apis: ['v1'], projects: [{ id: H, jobs: 25 }], now: NOW, maxPageSize: 10 });
   });
   afterEach(async () => {
     await sim?.stop();
   });
 
   const config = (over: Partial<Config> = {}): Config => Object.freeze({ ...testConfig(sim, { api: 'v1', projects: [H], pageSize: 10 }), ...over });
+  // Asks for 20 while the API serves 10 a page (maxPageSize): a hook may add items to a page
+  // without making it larger than asked for, which would be an invalid page.
+  const roomy = () => config({ pageSize: 20 });
   const db = () => tdb.database.db;
   const row = async (id: string) => (await queryRows<Record<string, unknown>>(db(), sql`
     SELECT status, outcome, mode, user_id, error_message, raw,
@@ -199,7 +202,7 @@ describe('hostile and odd input (real Postgres)', () => {
     sim.setOnPage(({ pageIndex, body }) => (pageIndex === 0
       ? `{"items":[${ok.map((j) => JSON.stringify(j)).join(',')},{"id":"deep","x":${'['.repeat(20_000)}"bottom"${']'.repeat(20_000)}}],"next_page_token":${JSON.stringify(body.next_page_token)}}`
       : undefined));
-    const result = await sync(config(), tdb);
+    const result = await sync(roomy(), tdb);
     expect(result.projects[0]).toMatchObject({ status: 'succeeded', rejects: 1, inserted: 25 });
     expect(await storedRaw(db(), H)).toEqual(expectedRaw(sim, H));
     const [reject] = await queryRows<{ reason: string; payload: string }>(db(), sql`SELECT reason, payload FROM sync_rejects`);
@@ -235,7 +238,7 @@ describe('hostile and odd input (real Postgres)', () => {
     expect(await storedRaw(db(), H)).toEqual(expectedRaw(sim, H));
   });
 
-  it('walks past an empty page that still has a next token, and stores a page with more items than page_size', async () => {
+  it('walks past an empty page that still has a next token, and stores a page fuller than the API\'s usual (within page_size)', async () => {
     let held: unknown[] = [];
     sim.setOnPage(({ pageIndex, body }) => {
       if (pageIndex === 0) {
@@ -245,7 +248,7 @@ describe('hostile and odd input (real Postgres)', () => {
       if (pageIndex === 1) return { ...body, items: [...held, ...body.items] };
       return undefined;
     });
-    const result = await sync(config(), tdb);
+    const result = await sync(roomy(), tdb);
     expect(result.projects[0]).toMatchObject({ status: 'succeeded', pages: 3, inserted: 25, deleted: 0 });
     expect(await storedRaw(db(), H)).toEqual(expectedRaw(sim, H));
     counted.stored += 1;
@@ -258,7 +261,7 @@ describe('hostile and odd input (real Postgres)', () => {
       if (pageIndex === 2) return { ...body, items: [...body.items, { ...x, status: 'CANCELLED', error_message: 'later page' }] };
       return undefined;
     });
-    const first = await sync(config(), tdb);
+    const first = await sync(roomy(), tdb);
     expect(first.projects[0]).toMatchObject({ status: 'succeeded', rejects: 0, inserted: 25, deleted: 0 });
     expect(await row(x.id)).toMatchObject({ status: 'CANCELLED', outcome: 'cancelled', error_message: 'later page' });
     expect(await queryRows(db(), sql`SELECT count(*)::int AS n FROM classify_jobs`)).toEqual([{ n: 25 }]);

@@ -114,10 +114,19 @@ describe.each(backends)('sync on %s', (backend) => {
 
   it('handles the same id twice in a page and across pages (last one wins)', async () => {
     const [first, second] = sim.jobs(B) as [V1Job, V1Job];
+    // The duplicates take the places of items moved to the last page: a page with more items than
+    // page_size asked for would be refused as invalid.
+    const moved: unknown[] = [];
     sim.setOnPage(({ pageIndex, body }) => {
-      if (pageIndex === 0) return { ...body, items: [...body.items, { ...first, status: 'CANCELLED' }, { ...first, status: 'ERROR', error_message: 'late' }] };
-      if (pageIndex === 1) return { ...body, items: [...body.items, { ...second }] };
-      return undefined;
+      if (pageIndex === 0) {
+        moved.push(...body.items.slice(18));
+        return { ...body, items: [...body.items.slice(0, 18), { ...first, status: 'CANCELLED' }, { ...first, status: 'ERROR', error_message: 'late' }] };
+      }
+      if (pageIndex === 1) {
+        moved.push(...body.items.slice(19));
+        return { ...body, items: [...body.items.slice(0, 19), { ...second }] };
+      }
+      return pageIndex === 2 ? { ...body, items: [...body.items, ...moved.splice(0)] } : undefined;
     });
     const result = await sync(testConfig(sim, { api: 'v1', projects: [B], pageSize: 20 }), tdb);
     expect(result.status).toBe('succeeded');

@@ -5,6 +5,7 @@ import {
   runSimulatorCli,
   seedProjectJobs,
   simProjectId,
+  MOVED_PREFIX,
   startSimulator,
   V1_LANGS,
   type Simulator,
@@ -372,6 +373,32 @@ describe('faults', () => {
     const two = await statuses(await start({ seed: 5, faults }));
     expect(two).toEqual(one);
     expect(new Set(one).size).toBeGreaterThan(1);
+  });
+});
+
+describe('redirects', () => {
+  it('redirects list requests to another origin with their path and query, per project or for all', async () => {
+    const sim = await start({ projects: [{ id: A, jobs: 5 }, { id: B, jobs: 5 }] });
+    sim.setRedirect({ status: 308, to: 'http://other.example/base/' }, A);
+    const moved = await list(sim, { project_id: A, page_size: 2 }, sim.apiKey, { redirect: 'manual' });
+    expect(moved.status).toBe(308);
+    expect(moved.headers.get('location')).toBe(`http://other.example/base${PATH}?project_id=${A}&page_size=2`);
+    expect((await list(sim, { project_id: B }, sim.apiKey, { redirect: 'manual' })).status).toBe(200);
+    sim.setRedirect(undefined, A);
+    sim.setRedirect({ status: 302, to: 'http://other.example' });
+    expect((await list(sim, { project_id: B }, sim.apiKey, { redirect: 'manual' })).status).toBe(302);
+    expect(sim.stats.byStatus).toMatchObject({ 302: 1, 308: 1, 200: 1 });
+  });
+
+  it('serves a same-origin redirect under MOVED_PREFIX, where it is not redirected again', async () => {
+    const sim = await start({ redirect: { status: 307 } });
+    const first = await list(sim, { project_id: A, page_size: 2 }, sim.apiKey, { redirect: 'manual' });
+    expect(first.status).toBe(307);
+    expect(first.headers.get('location')).toBe(`${MOVED_PREFIX}${PATH}?project_id=${A}&page_size=2`);
+    // fetch itself follows it (same origin, so it keeps the key here too).
+    const followed = await list(sim, { project_id: A, page_size: 2 });
+    expect(followed.status).toBe(200);
+    expect(((await followed.json()) as Page).items).toHaveLength(2);
   });
 });
 

@@ -1,9 +1,10 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiError, extractDetail, getJson, isRetryableStatus, parseRetryAfter } from '../../src/source/http.ts';
-import { parsePage, type Page } from '../../src/source/page.ts';
-import { pages, WalkError } from '../../src/source/pages.ts';
+import { ApiError, extractDetail, getJson, isRetryableStatus, MAX_REDIRECTS, parseRetryAfter, redirectTarget } from '../../src/source/http.ts';
+import { itemLimit, parsePage, type Page } from '../../src/source/page.ts';
+import { MAX_PAGE_TOKEN_CHARS, pages, tokenDigest, WalkError } from '../../src/source/pages.ts';
 import { withRetry } from '../../src/source/retry.ts';
 import { jobIdBatches } from '../../src/source/v2.ts';
 
@@ -77,6 +78,68 @@ describe('parsePage', () => {
       expect(() => parsePage(bad)).toThrow(expect.objectContaining({ retryable: true }));
     }
   });
+
+  it('refuses a page with more items than asked for, as retryable; exactly as many is a page', () => {
+    expect(parsePage({ items: [1, 2, 3] }, 3).items).toHaveLength(3);
+    expect(() => parsePage({ items: [1, 2, 3, 4] }, 3)).toThrow(expect.objectContaining({
+      kind: 'invalid-body', retryable: true, message: 'HTTP 200 with more items than the 3 asked for (page_size)',
+    }));
+  });
+});
+
+describe('itemLimit (counting items before the body is parsed)', () => {
+  /** Feeds `body` to a fresh inspector in chunks of `size` bytes; true when it accepted the body. */
+  const accepts = (body: string, maxItems: number, size = 7): boolean => {
+    const inspect = itemLimit(maxItems);
+    const bytes = Buffer.from(body);
+    try {
+      for (let i = 0; i < bytes.length; i += size) inspect(bytes.subarray(i, i + size));
+      return true;
+    } catch (error) {
+      expect(error).toMatchObject({ kind: 'invalid-body', retryable: true });
+      return false;
+    }
+  };
+
+  it('counts the top-level items, whatever the chunking', () => {
+    const body = JSON.stringify({ next_page_token: 'x', items: [{ a: 1 }, 'two', 3, [4, 5], null], total_size: 9 });
+    for (const size of [1, 2, 3, 64, 1 << 20]) {
+      expect(accepts(body, 5, size)).toBe(true);
+      expect(accepts(body, 4, size)).toBe(false);
+    }
+    expect(accepts('{"items":[]}', 0)).toBe(true);
+    expect(accepts('{ "items" : [ 1 ,\n 2 ] }', 1)).toBe(false);
+  });
+
+  it('is not fooled by nesting, strings or keys that only look like items', () => {
+    const tricky = {
+      x: { items: [1, 2, 3, 4] },
+      'items ': [1, 2, 3, 4],
+      s: 'items": [1,2,3,4], "\\"',
+      items: [{ items: [1, 2, 3, 4] }, 'a,b,c,"]", [', 'é,ü,漢,😀'],
+    };
+    expect(accepts(JSON.stringify(tricky), 3, 1)).toBe(true);
+    expect(accepts(JSON.stringify(tricky), 2, 1)).toBe(false);
+    // A top-level array has no items key; parsePage refuses it after parsing.
+    expect(accepts(JSON.stringify([1, 2, 3, 4]), 1)).toBe(true);
+  });
+
+  it('agrees with JSON.parse on any JSON items and keys, cut anywhere', () => {
+    fc.assert(fc.property(
+      fc.array(fc.jsonValue(), { maxLength: 12 }), fc.dictionary(fc.string(), fc.jsonValue(), { maxKeys: 3 }), fc.integer({ min: 1, max: 64 }),
+      (items, extra, size) => {
+        const body = JSON.stringify({ ...extra, items });
+        const n = (JSON.parse(body) as { items: unknown[] }).items.length;
+        expect(accepts(body, n, size)).toBe(true);
+        if (n > 0) expect(accepts(body, n - 1, size)).toBe(false);
+      },
+    ), { numRuns: 300 });
+  });
+
+  it('refuses early: the bytes after the first extra item are never needed', () => {
+    const inspect = itemLimit(2);
+    expect(() => inspect(Buffer.from('{"items":[1,2,3'))).toThrow(/more items than the 2 asked for/);
+  });
 });
 
 describe('pages (the walk)', () => {
@@ -98,6 +161,29 @@ describe('pages (the walk)', () => {
     await expect(walk()).rejects.toThrow(/twice/);
   });
 
+  it('keeps a fixed-size digest per token, and still tells tokens apart by their last character', async () => {
+    const long = 'x'.repeat(MAX_PAGE_TOKEN_CHARS - 1);
+    expect(tokenDigest(long)).toMatch(/^[A-Za-z0-9+/]{22}==$/);
+    expect(tokenDigest(long)).toBe(tokenDigest(`${long}`));
+    expect(tokenDigest(`${long}a`)).not.toBe(tokenDigest(`${long}b`));
+    const chain: Record<string, string> = { start: `${long}a`, [`${long}a`]: `${long}b`, [`${long}b`]: `${long}a` };
+    const walked: (string | undefined)[] = [];
+    const walk = async () => {
+      for await (const p of pages(async (t) => page(chain[t ?? 'start']), { maxPages: 1000 })) walked.push(p.token?.slice(-1));
+    };
+    await expect(walk()).rejects.toThrow(/twice in one walk/);
+    expect(walked).toEqual([undefined, 'a']);
+  });
+
+  it('refuses a page token longer than MAX_PAGE_TOKEN_CHARS before storing its page', async () => {
+    const walked: number[] = [];
+    const walk = async () => {
+      for await (const p of pages(async () => page('t'.repeat(MAX_PAGE_TOKEN_CHARS + 1)), { maxPages: 10 })) walked.push(p.number);
+    };
+    await expect(walk()).rejects.toThrow(`the API returned a page token of ${MAX_PAGE_TOKEN_CHARS + 1} characters (more than ${MAX_PAGE_TOKEN_CHARS})`);
+    expect(walked).toEqual([]);
+  });
+
   it('stops a runaway walk at maxPages', async () => {
     let n = 0;
     const walk = async () => {
@@ -113,12 +199,60 @@ describe('pages (the walk)', () => {
   });
 });
 
+describe('redirectTarget (which redirects are followed)', () => {
+  const from = new URL('https://api.example/api/v1/classifier/jobs?project_id=p&page_size=10');
+
+  it('follows the same origin, relative or absolute', () => {
+    expect(redirectTarget(from, '/moved/jobs?x=1', 307).href).toBe('https://api.example/moved/jobs?x=1');
+    expect(redirectTarget(from, 'https://api.example:443/v2', 308).href).toBe('https://api.example/v2');
+    expect(redirectTarget(from, 'jobs?page_token=t', 302).href).toBe('https://api.example/api/v1/classifier/jobs?page_token=t');
+  });
+
+  it.each([
+    ['another host', 'https://other.example/api/v1/classifier/jobs?project_id=p', 'https://other.example'],
+    ['another port', 'https://api.example:8443/x', 'https://api.example:8443'],
+    ['another scheme', 'http://api.example/x', 'http://api.example'],
+    ['a scheme-relative host', '//evil.example/x', 'https://evil.example'],
+    ['credentials and a query', 'https://user:pass@other.example/x?token=secret', 'https://other.example'],
+    ['a non-HTTP scheme', 'file:///etc/passwd', 'file:'],
+  ])('refuses %s for good, printing only the origin', (_name, location, shown) => {
+    let thrown: unknown;
+    try {
+      redirectTarget(from, location, 302);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toMatchObject({ kind: 'redirect', status: 302, retryable: false });
+    expect((thrown as Error).message).toBe(`the API redirected to another origin (${shown}): refusing to follow; check LLAMA_CLOUD_BASE_URL`);
+  });
+
+  it('refuses a redirect without a Location', () => {
+    expect(() => redirectTarget(from, null, 301)).toThrow(expect.objectContaining({ kind: 'redirect', retryable: false }));
+  });
+});
+
 describe('getJson', () => {
   let server: Server;
+  let other: Server;
   let base: string;
+  let otherBase: string;
+  let otherRequests = 0;
   beforeAll(async () => {
+    other = createServer((req, res) => {
+      otherRequests += 1;
+      res.end('{"items":["from the other origin"]}');
+    });
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    otherBase = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
     server = createServer((req, res) => {
-      if (req.url === '/big') {
+      const hops = /^\/loop\/(\d+)$/.exec(req.url ?? '');
+      if (hops) {
+        res.writeHead(302, { location: `/loop/${Number(hops[1]) + 1}` }).end();
+      } else if (req.url?.startsWith('/hop/')) {
+        res.writeHead(Number(req.url.slice(5, 8)), { location: req.url.slice(8) || '/auth' }).end('moved');
+      } else if (req.url === '/away') {
+        res.writeHead(302, { location: `${otherBase}/auth` }).end();
+      } else if (req.url === '/big') {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(`{"items":[${'"x",'.repeat(2000)}"x"]}`);
       } else if (req.url === '/slow') {
@@ -134,9 +268,30 @@ describe('getJson', () => {
   });
   afterAll(() => new Promise<void>((resolve) => {
     server.closeAllConnections();
+    other.closeAllConnections();
+    other.close();
     server.close(() => resolve());
   }));
   const opts = { apiKey: 'secret-key', timeoutMs: 2000, maxBytes: 1 << 20 };
+
+  it.each([301, 302, 303, 307, 308])('follows a same-origin %i, keeping the key', async (status) => {
+    expect(await getJson(new URL(`${base}/hop/${status}`), opts)).toEqual({ authorization: 'Bearer secret-key' });
+  });
+
+  it('refuses a cross-origin redirect without asking the other origin', async () => {
+    await expect(getJson(new URL(`${base}/away`), opts)).rejects.toMatchObject({
+      kind: 'redirect', retryable: false, message: `the API redirected to another origin (${otherBase}): refusing to follow; check LLAMA_CLOUD_BASE_URL`,
+    });
+    expect(otherRequests).toBe(0);
+  });
+
+  it(`stops a redirect loop after ${MAX_REDIRECTS} hops`, async () => {
+    await expect(getJson(new URL(`${base}/loop/0`), opts)).rejects.toMatchObject({ kind: 'redirect', retryable: false, message: /more than 5 redirects/ });
+  });
+
+  it('hands each chunk to the inspector, which may refuse the body', async () => {
+    await expect(getJson(new URL(`${base}/big`), { ...opts, inspect: itemLimit(10) })).rejects.toMatchObject({ kind: 'invalid-body', retryable: true });
+  });
 
   it('sends the key as a Bearer token', async () => {
     expect(await getJson(new URL(`${base}/auth`), opts)).toEqual({ authorization: 'Bearer secret-key' });
