@@ -67,13 +67,37 @@ function liveJobs(where: SQL | undefined): SQL {
 const JOB_TIME = sql`coalesce(j.created_at, j.effective_at, j.updated_at, j.first_seen_at)`;
 const CREATED_DAY = sql`(${JOB_TIME} AT TIME ZONE 'UTC')::date`;
 
-/**
- * Jobs of a window starting at `since` (an SQL timestamptz), placed by JOB_TIME. Spelled as two cases
- * so the usual one (created_at set) still reads the created_at indexes.
- */
-export function jobTimeAtOrAfter(since: SQL): SQL {
-  return sql`(j.created_at >= ${since} OR (j.created_at IS NULL AND coalesce(j.effective_at, j.updated_at, j.first_seen_at) >= ${since}))`;
+/** Which jobs a query reads: `where` on alias j, and with `since` (a timestamptz) only those placed at or after it. */
+export interface JobsFilter {
+  where?: SQL | undefined;
+  since?: SQL | undefined;
 }
+
+/**
+ * classify_jobs as alias j, narrowed to the jobs placed (JOB_TIME) at or after `since`, with the columns
+ * the aggregates read. Two branches rather than one OR, so the usual one (created_at set) stays an
+ * index-only scan of the covering indexes (an OR makes it a bitmap heap scan of the whole window); that
+ * branch leaves out JOB_TIME's fallbacks, which are not in those indexes and which it never needs.
+ */
+function jobsFrom(since: SQL | undefined): SQL {
+  if (since === undefined) return sql`classify_jobs j`;
+  const columns = sql`j.id, j.project_id, j.outcome, j.created_at, j.updated_at, j.error_message, j.deleted_at`;
+  return sql`(SELECT ${columns}, NULL::timestamptz AS effective_at, NULL::timestamptz AS first_seen_at
+      FROM classify_jobs j WHERE j.created_at >= ${since}
+    UNION ALL
+    SELECT ${columns}, j.effective_at, j.first_seen_at
+      FROM classify_jobs j WHERE j.created_at IS NULL AND coalesce(j.effective_at, j.updated_at, j.first_seen_at) >= ${since}) j`;
+}
+
+/**
+ * The same narrowing as a condition on classify_jobs j (empty without `since`), where the table itself
+ * must be read: GROUP BY j.id then stands for every column of j, which a subquery would not allow.
+ */
+function placedSince(since: SQL | undefined): SQL {
+  return since === undefined ? sql``
+    : sql` AND (j.created_at >= ${since} OR (j.created_at IS NULL AND coalesce(j.effective_at, j.updated_at, j.first_seen_at) >= ${since}))`;
+}
+
 const DURATION = sql`CASE WHEN j.outcome IN ${FINISHED} THEN j.updated_at - j.created_at END`;
 const DURATION_SECONDS = sql`CASE WHEN j.outcome IN ${FINISHED} THEN extract(epoch FROM j.updated_at - j.created_at)::float8 END`;
 
@@ -106,19 +130,19 @@ const OUTCOME_FIGURES = sql`count(*)::int AS jobs,
     percentile_cont(0.95) WITHIN GROUP (ORDER BY ${DURATION_SECONDS}) AS p95_duration_seconds`;
 
 /** Per project and UTC day of creation (of JOB_TIME for a job without created_at). */
-export function outcomesDailyQuery(where?: SQL): SQL {
+export function outcomesDailyQuery({ where, since }: JobsFilter = {}): SQL {
   return sql`SELECT j.project_id, ${CREATED_DAY} AS day,
     ${OUTCOME_FIGURES}
-  FROM classify_jobs j
+  FROM ${jobsFrom(since)}
   WHERE ${liveJobs(where)}
   GROUP BY j.project_id, ${CREATED_DAY}`;
 }
 
 /** Per project: the figures of classify_outcomes_daily over a whole window (the report's summary). */
-export function outcomeTotalsQuery(where?: SQL): SQL {
+export function outcomeTotalsQuery({ where, since }: JobsFilter = {}): SQL {
   return sql`SELECT j.project_id,
     ${OUTCOME_FIGURES}
-  FROM classify_jobs j
+  FROM ${jobsFrom(since)}
   WHERE ${liveJobs(where)}
   GROUP BY j.project_id`;
 }
@@ -128,7 +152,7 @@ export function outcomeTotalsQuery(where?: SQL): SQL {
  * project's live jobs, and how many of them failed. A job's rules are deduplicated by type first
  * (GROUP BY job, type), which is far cheaper than count(DISTINCT) over every rule row.
  */
-export function ruleTypeUsageQuery(where?: SQL): SQL {
+export function ruleTypeUsageQuery({ where, since }: JobsFilter = {}): SQL {
   return sql`SELECT u.project_id, u.rule_type, u.jobs,
     u.jobs::float8 / t.jobs AS share,
     u.failed,
@@ -145,14 +169,14 @@ export function ruleTypeUsageQuery(where?: SQL): SQL {
       SELECT j.project_id, j.outcome, j.created_at, r.type AS rule_type
       FROM classify_jobs j
       JOIN classify_job_rules r ON r.job_id = j.id
-      WHERE ${liveJobs(where)}
+      WHERE ${liveJobs(where)}${placedSince(since)}
       GROUP BY j.id, r.type
     ) k
     GROUP BY k.project_id, k.rule_type
   ) u
   JOIN (
     SELECT j.project_id, count(*)::int AS jobs
-    FROM classify_jobs j
+    FROM ${jobsFrom(since)}
     WHERE ${liveJobs(where)}
     GROUP BY j.project_id
   ) t ON t.project_id = u.project_id`;
@@ -162,7 +186,7 @@ export function ruleTypeUsageQuery(where?: SQL): SQL {
  * Per project, outcome and error pattern: how many jobs, created when first and last, one example,
  * and the pattern's rank in its project (1 = most jobs; ties broken by pattern then outcome, byte order).
  */
-export function topErrorsQuery(where?: SQL): SQL {
+export function topErrorsQuery({ where, since }: JobsFilter = {}): SQL {
   return sql`SELECT e.project_id, e.outcome, e.error_pattern,
     count(*)::int AS jobs,
     min(e.created_at) AS first_seen,
@@ -172,7 +196,7 @@ export function topErrorsQuery(where?: SQL): SQL {
       ORDER BY count(*) DESC, e.error_pattern COLLATE "C", e.outcome COLLATE "C"))::int AS rank
   FROM (
     SELECT j.project_id, j.outcome, j.created_at, j.error_message, ${errorPattern(sql`j.error_message`)} AS error_pattern
-    FROM classify_jobs j
+    FROM ${jobsFrom(since)}
     WHERE ${liveJobs(where)} AND j.error_message IS NOT NULL
   ) e
   WHERE e.error_pattern IS NOT NULL

@@ -3,7 +3,7 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { queryRows, type Db } from '../db/connect.ts';
 import { sqlState } from '../db/errors.ts';
-import { jobTimeAtOrAfter, outcomeTotalsQuery, outcomesDailyQuery, ruleTypeUsageQuery, topErrorsQuery } from '../db/views.ts';
+import { outcomeTotalsQuery, outcomesDailyQuery, ruleTypeUsageQuery, topErrorsQuery } from '../db/views.ts';
 
 /** Patterns per project in top_errors. */
 export const TOP_ERRORS_PER_PROJECT = 10;
@@ -114,7 +114,7 @@ function projectFilter(column: SQL, projects: readonly string[] | undefined): SQ
 }
 
 export async function loadReport(db: Db, query: ReportQuery): Promise<Report> {
-  const inWindow = sql`${projectFilter(sql`j.project_id`, query.projects)} AND ${jobTimeAtOrAfter(sql`${query.since.toISOString()}::timestamptz`)}`;
+  const inWindow = { where: projectFilter(sql`j.project_id`, query.projects), since: sql`${query.since.toISOString()}::timestamptz` };
   // Each query in its own transaction, so they still run side by side on a pool, each with its timeout.
   const rows = <T>(statement: SQL) => db.transaction(async (tx) => {
     await tx.execute(sql`SELECT set_config('statement_timeout', ${String(query.timeoutMs)}, true)`);

@@ -174,6 +174,14 @@ describe.each<Backend>(['postgres', 'pglite'])('jobs without created_at (%s)', (
       const json = JSON.parse(out.stdout) as { outcomes: { jobs: number }[]; daily: { jobs: number }[] };
       expect(json.outcomes.reduce((n, o) => n + o.jobs, 0)).toBe(live);
       expect(json.daily.reduce((n, d) => n + d.jobs, 0)).toBe(live);
+      // A window takes a job without created_at by the same rule.
+      const windowed = await runCli(['report', '--since', '45d', '--format', 'json'], env);
+      const part = JSON.parse(windowed.stdout) as { since: string; outcomes: { jobs: number }[] };
+      const inWindow = await count(db, sql`SELECT count(*)::int AS n FROM classify_jobs
+        WHERE coalesce(created_at, effective_at, updated_at, first_seen_at) >= ${part.since}::timestamptz`);
+      expect(inWindow).toBeGreaterThan(0);
+      expect(inWindow).toBeLessThan(live);
+      expect(part.outcomes.reduce((n, o) => n + o.jobs, 0)).toBe(inWindow);
     }
     report(`jobs-without-created-at-${backend}`, { jobs: live, withoutCreatedAt: undated, dailySum: daily, viewRows: live });
   }, 120_000);
