@@ -74,6 +74,10 @@ export const fileSchema = z.strictObject({
   fullRefreshDays: z.number().min(0).max(366).default(7),
   pgliteDir: z.string().min(1).default(DEFAULT_PGLITE_DIR),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Budget of the reporting views' refresh at the end of a run; past it the run keeps the old views and a warning. */
+  viewRefreshTimeoutMs: z.number().int().min(1).default(5 * 60 * SECOND),
+  /** Budget of each of the `report` command's queries (statement_timeout; ignored by PGlite). */
+  reportTimeoutMs: z.number().int().min(1).default(60 * SECOND),
   // worker (see docs/worker.md)
   schedule: cronSchema.default(DEFAULT_SCHEDULE),
   timezone: timezoneSchema.default('UTC'),

@@ -52,6 +52,7 @@ export async function runDemo(overrides: ConfigOverrides, io: Io): Promise<numbe
         now: new Date(),
         names: new Map(projects.map((p) => [p.id, p.name])),
         database: database.description,
+        timeoutMs: demoConfig.reportTimeoutMs,
       });
       io.stdout.write(`\n${renderTable(report, { short: true })}`);
       io.stdout.write(`\nThe whole report: npx classify-sync report --pglite-dir ${demoConfig.pgliteDir} (add --format html --out report.html for a page with charts)\n`);

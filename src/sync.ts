@@ -168,13 +168,26 @@ async function syncRun(options: SyncOptions, runId: string): Promise<RunResult> 
     results.push(await syncLockedProject(project));
   });
 
-  // A run that stored no change leaves the materialized views as they are.
+  // A run that stored no change leaves the materialized views as they are. A refresh that fails or runs
+  // past its budget costs only freshness of the views: a warning on the run, never its status or exit code.
+  let warning: string | undefined;
   if (!options.signal?.aborted && results.some((r) => r.inserted + r.updated + r.deleted > 0)) {
     const refreshStarted = now();
-    await refreshReportingViews(database.db).then(
-      () => log.info({ elapsedMs: now() - refreshStarted }, 'reporting views refreshed'),
-      (error: unknown) => log.warn({ err: (error as Error).message }, 'reporting views not refreshed; the next run that stores a change refreshes them'),
-    );
+    const timeoutMs = config.viewRefreshTimeoutMs;
+    const outcome = await refreshReportingViews(database.db, { kind: database.kind, timeoutMs, signal: options.signal })
+      .catch((error: unknown) => describeDbError(error));
+    const elapsedMs = now() - refreshStarted;
+    if (outcome === 'refreshed') {
+      log.info({ elapsedMs }, 'reporting views refreshed');
+    } else if (outcome === 'timed out') {
+      warning = `reporting views not refreshed: the refresh ran longer than viewRefreshTimeoutMs (${timeoutMs} ms); they keep their previous contents until a run that stores a change refreshes them: raise viewRefreshTimeoutMs, or look for a session holding a lock on them (pg_locks)`;
+      log.warn({ elapsedMs, timeoutMs }, warning);
+    } else if (outcome === 'cancelled') {
+      log.warn({ elapsedMs }, 'reporting views not refreshed: the run was stopped; the next run that stores a change refreshes them');
+    } else {
+      warning = `reporting views not refreshed (${outcome}); the next run that stores a change refreshes them`;
+      log.warn({ elapsedMs }, warning);
+    }
   }
 
   const failed = results.filter((r) => r.status === 'failed').length;
@@ -182,7 +195,7 @@ async function syncRun(options: SyncOptions, runId: string): Promise<RunResult> 
   const status: RunStatus = options.signal?.aborted ? 'cancelled'
     : ran === 0 && results.length > 0 ? 'skipped'
       : failed === 0 ? 'succeeded' : failed === ran ? 'failed' : 'partial';
-  await dbRetry(() => finishRun(database.db, runId, status));
+  await dbRetry(() => finishRun(database.db, runId, status, undefined, warning));
   log.info({ status, failed, projects: results.length }, 'run finished');
   // Report in configuration order, whatever order projects finished in.
   const order = new Map(config.projects.map((p, i) => [p.id, i]));

@@ -114,6 +114,8 @@ export const syncRuns = pgTable('sync_runs', {
   projectsFailed: integer('projects_failed').notNull().default(0),
   ...runCounters(),
   error: text('error'),
+  /** Something the run could not do that is no failure of its projects, e.g. its view refresh timed out. */
+  warning: text('warning'),
   host: text('host'),
   pid: integer('pid'),
 });

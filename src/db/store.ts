@@ -522,10 +522,10 @@ export async function startRun(db: Db, run: { id: string; trigger: string; proje
 }
 
 /** Closes a run, its totals summed from its projects. */
-export async function finishRun(db: Db, runId: string, status: RunStatus, error?: string): Promise<void> {
+export async function finishRun(db: Db, runId: string, status: RunStatus, error?: string, warning?: string): Promise<void> {
   const p = syncRunProjects;
   await db.execute(sql`
-    UPDATE ${syncRuns} SET status = ${status}, finished_at = now(), error = ${error ?? null},
+    UPDATE ${syncRuns} SET status = ${status}, finished_at = now(), error = ${error ?? null}, warning = ${warning ?? null},
       projects_failed = t.failed, pages = t.pages, jobs_seen = t.seen, jobs_inserted = t.ins, jobs_updated = t.upd,
       jobs_unchanged = t.unch, jobs_deleted = t.del, rejects = t.rej, retries = t.ret
     FROM (SELECT count(*) FILTER (WHERE ${p.status} = 'failed')::int AS failed,

@@ -17,21 +17,39 @@ import {
   date, doublePrecision, integer, interval, pgMaterializedView, pgView, text, timestamp, uuid,
 } from 'drizzle-orm/pg-core';
 import type { Db } from './connect.ts';
+import { sqlState } from './errors.ts';
 
 const tstz = (name: string) => timestamp(name, { withTimezone: true, mode: 'string' });
 
 /** Outcomes of a job that has ended; only these have a duration. */
 const FINISHED = sql.raw(`('succeeded', 'failed', 'partial', 'cancelled')`);
 
+/** How much of a message the pattern is computed from: four times the pattern's length, so an ordinary message groups in full. */
+export const ERROR_PATTERN_INPUT_CHARS = 2000;
+
+/**
+ * A hex id: a run of 8+ hex characters with at least one digit and one letter. Spelled as its cases
+ * (the digits before the first letter, or the letters before the first digit, then the rest of the run)
+ * rather than with two look-aheads, whose cost grows with the square of a long hex run (a 40 000-character
+ * one took seconds); the matches are the same, as a run of hex characters is matched whole or not at all.
+ */
+const HEX_ID = [1, 2, 3, 4, 5, 6, 7].flatMap((lead) => {
+  const rest = lead === 7 ? '*' : `{${7 - lead},}`;
+  const first = lead === 7 ? '{7,}' : `{${lead}}`;
+  return [`[0-9]${first}[a-f][0-9a-f]${rest}`, `[a-f]${first}[0-9][0-9a-f]${rest}`];
+}).join('|');
+
 /**
  * An error message with its variable parts replaced, so one kind of error groups as one row:
  * uuids → <uuid>, hex ids of 8+ characters with digits and letters → <hex>, numbers → <n>,
  * whitespace folded, at most 500 characters (it is part of a unique index). Null when empty.
+ * Computed from the first ERROR_PATTERN_INPUT_CHARS characters, so a message of megabytes costs no
+ * more than an ordinary one (the message itself is stored whole).
  */
 export function errorPattern(message: SQL): SQL {
-  return sql`NULLIF(left(btrim(regexp_replace(regexp_replace(regexp_replace(regexp_replace(${message},
+  return sql`NULLIF(left(btrim(regexp_replace(regexp_replace(regexp_replace(regexp_replace(left(${message}, ${sql.raw(String(ERROR_PATTERN_INPUT_CHARS))}),
       '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', '<uuid>', 'gi'),
-      '(?=[0-9a-f]*[0-9])(?=[0-9a-f]*[a-f])[0-9a-f]{8,}', '<hex>', 'gi'),
+      '${sql.raw(HEX_ID)}', '<hex>', 'gi'),
       '[0-9]+(\\.[0-9]+)?', '<n>', 'g'),
       '\\s+', ' ', 'g')), 500), '')`;
 }
@@ -41,7 +59,45 @@ function liveJobs(where: SQL | undefined): SQL {
   return where ? sql`j.deleted_at IS NULL AND (${where})` : sql`j.deleted_at IS NULL`;
 }
 
-const CREATED_DAY = sql`(j.created_at AT TIME ZONE 'UTC')::date`;
+/**
+ * When a job happened, for placing it on a day and in a report's window: created_at, else (a job
+ * upstream sent without one) effective_at, updated_at, and last the time this program first saw it,
+ * which is never null. So every live job is on exactly one day and the daily sums match the job count.
+ */
+const JOB_TIME = sql`coalesce(j.created_at, j.effective_at, j.updated_at, j.first_seen_at)`;
+const CREATED_DAY = sql`(${JOB_TIME} AT TIME ZONE 'UTC')::date`;
+
+/** Which jobs a query reads: `where` on alias j, and with `since` (a timestamptz) only those placed at or after it. */
+export interface JobsFilter {
+  where?: SQL | undefined;
+  since?: SQL | undefined;
+}
+
+/**
+ * classify_jobs as alias j, narrowed to the jobs placed (JOB_TIME) at or after `since`, with the columns
+ * the aggregates read. Two branches rather than one OR, so the usual one (created_at set) stays an
+ * index-only scan of the covering indexes (an OR makes it a bitmap heap scan of the whole window); that
+ * branch leaves out JOB_TIME's fallbacks, which are not in those indexes and which it never needs.
+ */
+function jobsFrom(since: SQL | undefined): SQL {
+  if (since === undefined) return sql`classify_jobs j`;
+  const columns = sql`j.id, j.project_id, j.outcome, j.created_at, j.updated_at, j.error_message, j.deleted_at`;
+  return sql`(SELECT ${columns}, NULL::timestamptz AS effective_at, NULL::timestamptz AS first_seen_at
+      FROM classify_jobs j WHERE j.created_at >= ${since}
+    UNION ALL
+    SELECT ${columns}, j.effective_at, j.first_seen_at
+      FROM classify_jobs j WHERE j.created_at IS NULL AND coalesce(j.effective_at, j.updated_at, j.first_seen_at) >= ${since}) j`;
+}
+
+/**
+ * The same narrowing as a condition on classify_jobs j (empty without `since`), where the table itself
+ * must be read: GROUP BY j.id then stands for every column of j, which a subquery would not allow.
+ */
+function placedSince(since: SQL | undefined): SQL {
+  return since === undefined ? sql``
+    : sql` AND (j.created_at >= ${since} OR (j.created_at IS NULL AND coalesce(j.effective_at, j.updated_at, j.first_seen_at) >= ${since}))`;
+}
+
 const DURATION = sql`CASE WHEN j.outcome IN ${FINISHED} THEN j.updated_at - j.created_at END`;
 const DURATION_SECONDS = sql`CASE WHEN j.outcome IN ${FINISHED} THEN extract(epoch FROM j.updated_at - j.created_at)::float8 END`;
 
@@ -73,21 +129,21 @@ const OUTCOME_FIGURES = sql`count(*)::int AS jobs,
     percentile_cont(0.5) WITHIN GROUP (ORDER BY ${DURATION_SECONDS}) AS p50_duration_seconds,
     percentile_cont(0.95) WITHIN GROUP (ORDER BY ${DURATION_SECONDS}) AS p95_duration_seconds`;
 
-/** Per project and UTC day of creation (jobs without created_at have no day and are left out). */
-export function outcomesDailyQuery(where?: SQL): SQL {
+/** Per project and UTC day of creation (of JOB_TIME for a job without created_at). */
+export function outcomesDailyQuery({ where, since }: JobsFilter = {}): SQL {
   return sql`SELECT j.project_id, ${CREATED_DAY} AS day,
     ${OUTCOME_FIGURES}
-  FROM classify_jobs j
-  WHERE ${liveJobs(where)} AND j.created_at IS NOT NULL
+  FROM ${jobsFrom(since)}
+  WHERE ${liveJobs(where)}
   GROUP BY j.project_id, ${CREATED_DAY}`;
 }
 
 /** Per project: the figures of classify_outcomes_daily over a whole window (the report's summary). */
-export function outcomeTotalsQuery(where?: SQL): SQL {
+export function outcomeTotalsQuery({ where, since }: JobsFilter = {}): SQL {
   return sql`SELECT j.project_id,
     ${OUTCOME_FIGURES}
-  FROM classify_jobs j
-  WHERE ${liveJobs(where)} AND j.created_at IS NOT NULL
+  FROM ${jobsFrom(since)}
+  WHERE ${liveJobs(where)}
   GROUP BY j.project_id`;
 }
 
@@ -103,7 +159,7 @@ const RULE_TYPE_CHARS = sql.raw('500');
  * project's live jobs, and how many of them failed. A job's rules are deduplicated by type first
  * (GROUP BY job, type), which is far cheaper than count(DISTINCT) over every rule row.
  */
-export function ruleTypeUsageQuery(where?: SQL): SQL {
+export function ruleTypeUsageQuery({ where, since }: JobsFilter = {}): SQL {
   return sql`SELECT u.project_id, u.rule_type, u.jobs,
     u.jobs::float8 / t.jobs AS share,
     u.failed,
@@ -120,14 +176,14 @@ export function ruleTypeUsageQuery(where?: SQL): SQL {
       SELECT j.project_id, j.outcome, j.created_at, left(r.type, ${RULE_TYPE_CHARS}) AS rule_type
       FROM classify_jobs j
       JOIN classify_job_rules r ON r.job_id = j.id
-      WHERE ${liveJobs(where)}
+      WHERE ${liveJobs(where)}${placedSince(since)}
       GROUP BY j.id, left(r.type, ${RULE_TYPE_CHARS})
     ) k
     GROUP BY k.project_id, k.rule_type
   ) u
   JOIN (
     SELECT j.project_id, count(*)::int AS jobs
-    FROM classify_jobs j
+    FROM ${jobsFrom(since)}
     WHERE ${liveJobs(where)}
     GROUP BY j.project_id
   ) t ON t.project_id = u.project_id`;
@@ -137,7 +193,7 @@ export function ruleTypeUsageQuery(where?: SQL): SQL {
  * Per project, outcome and error pattern: how many jobs, created when first and last, one example,
  * and the pattern's rank in its project (1 = most jobs; ties broken by pattern then outcome, byte order).
  */
-export function topErrorsQuery(where?: SQL): SQL {
+export function topErrorsQuery({ where, since }: JobsFilter = {}): SQL {
   return sql`SELECT e.project_id, e.outcome, e.error_pattern,
     count(*)::int AS jobs,
     min(e.created_at) AS first_seen,
@@ -147,7 +203,7 @@ export function topErrorsQuery(where?: SQL): SQL {
       ORDER BY count(*) DESC, e.error_pattern COLLATE "C", e.outcome COLLATE "C"))::int AS rank
   FROM (
     SELECT j.project_id, j.outcome, j.created_at, j.error_message, ${errorPattern(sql`j.error_message`)} AS error_pattern
-    FROM classify_jobs j
+    FROM ${jobsFrom(since)}
     WHERE ${liveJobs(where)} AND j.error_message IS NOT NULL
   ) e
   WHERE e.error_pattern IS NOT NULL
@@ -210,7 +266,7 @@ export const classifyJobOutcomes = pgView('classify_job_outcomes', {
   mode: text('mode'),
   createdAt: tstz('created_at'),
   updatedAt: tstz('updated_at'),
-  /** UTC date of created_at. */
+  /** UTC date of created_at; for a job without one, of effective_at, else updated_at, else first_seen_at. */
   createdDay: date('created_day', { mode: 'string' }),
   /** updated_at - created_at for finished jobs (succeeded, failed, partial, cancelled); else null. */
   duration: interval('duration'),
@@ -263,12 +319,60 @@ export const syncFreshness = pgView('sync_freshness', {
 /** The materialized views, in the order they are refreshed. */
 export const MATERIALIZED_VIEWS = ['classify_outcomes_daily', 'classify_rule_type_usage', 'classify_top_errors'] as const;
 
+export interface RefreshOptions {
+  /** Driver of `db`: only a Postgres server can be asked, from another connection, to cancel a statement. */
+  kind: 'postgres' | 'pglite';
+  /**
+   * Budget of the whole refresh; each view's statement gets what is left of it as its statement_timeout,
+   * time spent waiting for a lock included. PGlite ignores statement_timeout: there the budget is only
+   * checked between views.
+   */
+  timeoutMs: number;
+  /** Aborting cancels the statement running (on Postgres; PGlite finishes it) and skips the views left. */
+  signal?: AbortSignal | undefined;
+}
+
+/** How a refresh ended; other errors are thrown. */
+export type RefreshOutcome = 'refreshed' | 'timed out' | 'cancelled';
+
+/** query_canceled: what both statement_timeout and pg_cancel_backend raise. */
+const QUERY_CANCELED = '57014';
+
 /**
  * Recomputes the materialized views. CONCURRENTLY keeps them readable meanwhile (it needs their
- * unique indexes); a refresh started while another runs waits for it.
+ * unique indexes); a refresh started while another runs waits for it, within the same budget.
+ * A view left unrefreshed keeps its previous contents.
  */
-export async function refreshReportingViews(db: Db): Promise<void> {
+export async function refreshReportingViews(db: Db, options: RefreshOptions): Promise<RefreshOutcome> {
+  const { signal } = options;
+  const deadline = Date.now() + options.timeoutMs;
   for (const name of MATERIALIZED_VIEWS) {
-    await db.execute(sql.raw(`REFRESH MATERIALIZED VIEW CONCURRENTLY ${name}`));
+    if (signal?.aborted) return 'cancelled';
+    const leftMs = Math.ceil(deadline - Date.now());
+    if (leftMs <= 0) return 'timed out';
+    try {
+      const stopped = await db.transaction(async (tx) => {
+        const result = await tx.execute(sql`SELECT set_config('statement_timeout', ${String(leftMs)}, true), pg_backend_pid() AS pid`);
+        const pid = (result as unknown as { rows: { pid: number }[] }).rows[0]?.pid;
+        // A pooled connection other than the transaction's asks the server to cancel it (the transaction's
+        // own connection is busy). Only the statement running is cancelled; the transaction then rolls back.
+        const cancel = () => {
+          if (options.kind === 'postgres' && pid !== undefined) void db.execute(sql`SELECT pg_cancel_backend(${pid})`).catch(() => undefined);
+        };
+        if (signal?.aborted) return true;
+        signal?.addEventListener('abort', cancel, { once: true });
+        try {
+          await tx.execute(sql.raw(`REFRESH MATERIALIZED VIEW CONCURRENTLY ${name}`));
+          return false;
+        } finally {
+          signal?.removeEventListener('abort', cancel);
+        }
+      });
+      if (stopped) return 'cancelled';
+    } catch (error) {
+      if (sqlState(error) !== QUERY_CANCELED) throw error;
+      return signal?.aborted ? 'cancelled' : 'timed out';
+    }
   }
+  return 'refreshed';
 }

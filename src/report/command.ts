@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { EXIT, openDatabase, type Io } from '../cli.ts';
 import { loadConfig } from '../config.ts';
 import { createLogger } from '../log.ts';
-import { loadReport } from './data.ts';
+import { loadReport, ReportTimeoutError } from './data.ts';
 import { DEFAULT_SINCE, parseFormat, parseSince, ReportOptionError } from './options.ts';
 import { renderReport } from './render.ts';
 
@@ -49,8 +49,13 @@ export async function runReport(flags: ReportFlags, io: Io, clock: () => number 
       now,
       names: new Map(config.projects.flatMap((p) => (p.name ? [[p.id, p.name] as const] : []))),
       database: database.description,
+      timeoutMs: config.reportTimeoutMs,
     });
     text = renderReport(report, format);
+  } catch (error) {
+    if (!(error instanceof ReportTimeoutError)) throw error;
+    io.stderr.write(`classify-sync: ${error.message}\n`);
+    return EXIT.cannotRun;
   } finally {
     await database.close();
     log.flush();

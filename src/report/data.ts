@@ -2,6 +2,7 @@
 // projects and window, plus sync_freshness. Every format renders this one object.
 import { sql, type SQL } from 'drizzle-orm';
 import { queryRows, type Db } from '../db/connect.ts';
+import { sqlState } from '../db/errors.ts';
 import { outcomeTotalsQuery, outcomesDailyQuery, ruleTypeUsageQuery, topErrorsQuery } from '../db/views.ts';
 
 /** Patterns per project in top_errors. */
@@ -28,7 +29,7 @@ export interface OutcomeRow extends OutcomeFigures {
 
 export interface DailyRow extends OutcomeFigures {
   project_id: string;
-  /** UTC day of creation, YYYY-MM-DD. */
+  /** UTC day of creation (see classify_outcomes_daily for jobs without created_at), YYYY-MM-DD. */
   day: string;
 }
 
@@ -75,7 +76,7 @@ export interface Report {
   until: string;
   database: string;
   projects: ReportProject[];
-  /** One row per project, zeros included; jobs without created_at are outside every window. */
+  /** One row per project, zeros included; a job without created_at is placed as in classify_outcomes_daily. */
   outcomes: OutcomeRow[];
   daily: DailyRow[];
   top_errors: TopErrorRow[];
@@ -91,6 +92,13 @@ export interface ReportQuery {
   /** Display names (from the config file), by project id. */
   names?: ReadonlyMap<string, string>;
   database: string;
+  /** Each query's statement_timeout (Postgres; PGlite ignores it). */
+  timeoutMs: number;
+}
+
+/** A report query that ran longer than its timeout. */
+export class ReportTimeoutError extends Error {
+  override name = 'ReportTimeoutError';
 }
 
 /** A timestamptz as ISO 8601 UTC with milliseconds (the same text from Postgres and PGlite). */
@@ -106,19 +114,27 @@ function projectFilter(column: SQL, projects: readonly string[] | undefined): SQ
 }
 
 export async function loadReport(db: Db, query: ReportQuery): Promise<Report> {
-  const inWindow = sql`${projectFilter(sql`j.project_id`, query.projects)} AND j.created_at >= ${query.since.toISOString()}::timestamptz`;
+  const inWindow = { where: projectFilter(sql`j.project_id`, query.projects), since: sql`${query.since.toISOString()}::timestamptz` };
+  // Each query in its own transaction, so they still run side by side on a pool, each with its timeout.
+  const rows = <T>(statement: SQL) => db.transaction(async (tx) => {
+    await tx.execute(sql`SELECT set_config('statement_timeout', ${String(query.timeoutMs)}, true)`);
+    return queryRows<T>(tx, statement);
+  }).catch((error: unknown) => {
+    if (sqlState(error) !== '57014') throw error;
+    throw new ReportTimeoutError(`the report's queries ran longer than reportTimeoutMs (${query.timeoutMs} ms): narrow the report with --since or --project, or raise reportTimeoutMs`);
+  });
 
   const [outcomes, daily, topErrors, ruleTypes, freshness] = await Promise.all([
-    queryRows<OutcomeRow>(db, sql`SELECT project_id, ${FIGURES} FROM (${outcomeTotalsQuery(inWindow)}) t`),
-    queryRows<DailyRow>(db, sql`SELECT project_id, day::text AS day, ${FIGURES} FROM (${outcomesDailyQuery(inWindow)}) d
+    rows<OutcomeRow>(sql`SELECT project_id, ${FIGURES} FROM (${outcomeTotalsQuery(inWindow)}) t`),
+    rows<DailyRow>(sql`SELECT project_id, day::text AS day, ${FIGURES} FROM (${outcomesDailyQuery(inWindow)}) d
       ORDER BY project_id, day`),
-    queryRows<TopErrorRow>(db, sql`SELECT project_id, rank, outcome, error_pattern, jobs,
+    rows<TopErrorRow>(sql`SELECT project_id, rank, outcome, error_pattern, jobs,
         ${iso('first_seen')} AS first_seen, ${iso('last_seen')} AS last_seen, example
       FROM (${topErrorsQuery(inWindow)}) e WHERE rank <= ${TOP_ERRORS_PER_PROJECT}
       ORDER BY project_id, rank`),
-    queryRows<RuleTypeRow>(db, sql`SELECT project_id, rule_type, jobs, share, failed, failure_rate
+    rows<RuleTypeRow>(sql`SELECT project_id, rule_type, jobs, share, failed, failure_rate
       FROM (${ruleTypeUsageQuery(inWindow)}) u ORDER BY project_id, jobs DESC, rule_type COLLATE "C"`),
-    queryRows<FreshnessRow>(db, sql`SELECT project_id, ${iso('last_success_at')} AS last_success_at, age_seconds,
+    rows<FreshnessRow>(sql`SELECT project_id, ${iso('last_success_at')} AS last_success_at, age_seconds,
         ${iso('last_sync_at')} AS last_sync_at, last_status, last_error, jobs_stored
       FROM sync_freshness f WHERE ${projectFilter(sql`f.project_id`, query.projects)}
       ORDER BY project_id`),

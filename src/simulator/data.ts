@@ -49,6 +49,13 @@ export interface SeedOptions {
   now?: number;
   /** Include a deterministic minority of odd-but-valid items (see ODDITY_WEIGHTS). Default true. */
   oddities?: boolean;
+  /** Share of jobs sent with created_at null, 0..1, as a few upstream jobs are. Default 0. */
+  withoutCreatedAtShare?: number;
+  /**
+   * Length of the first failed job's error message, in characters: an ordinary message followed by a
+   * base64 payload of zero bytes ("AAAA…", a pasted response). Default: the ordinary message only.
+   */
+  longErrorChars?: number;
 }
 
 const SECOND_MS = 1_000;
@@ -207,7 +214,23 @@ export function seedProjectJobs(projectId: string, count: number, opts: SeedOpti
     if (oddities && chance(random, ODDITY_SHARE)) applyOddity(random, job, pickWeighted(random, ODDITY_WEIGHTS));
     jobs.push(job);
   }
+  applyDataOptions(jobs, projectId, seed, opts);
   return jobs;
+}
+
+/** The opt-in data options, drawn from their own sequence so the rest of the data set stays the same. */
+function applyDataOptions(jobs: V1Job[], projectId: string, seed: number, opts: SeedOptions): void {
+  const share = opts.withoutCreatedAtShare ?? 0;
+  if (!(share >= 0 && share <= 1)) throw new Error(`withoutCreatedAtShare must be between 0 and 1, got ${share}`);
+  const random = seededRandom(seed, `v1-data-options:${projectId}`);
+  if (share > 0) for (const job of jobs) if (chance(random, share)) job.created_at = null;
+  if (opts.longErrorChars !== undefined) {
+    const job = jobs.find((j) => j.status === 'ERROR');
+    if (job) {
+      const message = `${job.error_message ?? 'Upstream error'} (response body: `;
+      job.error_message = `${message}${'A'.repeat(Math.max(0, opts.longErrorChars - message.length - 1))})`.slice(0, opts.longErrorChars);
+    }
+  }
 }
 
 interface JobBasics {

@@ -3,7 +3,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
-import { seedProjectJobs, type V1Job } from './data.ts';
+import { seedProjectJobs, type SeedOptions, type V1Job } from './data.ts';
 import { hostileItems } from './hostile.ts';
 import { toV2Job, type V2Job } from './data-v2.ts';
 import {
@@ -59,6 +59,8 @@ export interface SimProjectSpec {
   faults?: FaultSpec;
   /** Seed odd-but-valid items too. Default true. */
   oddities?: boolean;
+  /** Opt-in shapes of the seeded data: jobs without created_at, a very long error message. */
+  data?: Pick<SeedOptions, 'withoutCreatedAtShare' | 'longErrorChars'>;
   /** API versions that know this project; the others answer 404 "Project not found". Default both. */
   apis?: ApiName[];
   /** Also serve the items of hostile.ts (data Postgres would refuse), as raw items. Default false. */
@@ -157,7 +159,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     if (projects.has(spec.id)) throw new Error(`project ${spec.id} is listed twice`);
     if (!Number.isInteger(spec.jobs) || spec.jobs < 0) throw new Error(`project ${spec.id}: jobs must be an integer >= 0`);
     assertFaultSpec(spec.faults, `project ${spec.id} faults`);
-    const seeded = seedProjectJobs(spec.id, spec.jobs, { seed, now, oddities: spec.oddities ?? true });
+    const seeded = seedProjectJobs(spec.id, spec.jobs, { seed, now, oddities: spec.oddities ?? true, ...spec.data });
     projects.set(spec.id, {
       id: spec.id,
       organizationId: spec.organizationId,

@@ -20,7 +20,8 @@ export function epochMs(value: string | null | undefined): number | undefined {
 /** Upstream's error message with its variable parts replaced, as classify_top_errors groups it. */
 export function errorPatternOf(message: string | null | undefined): string | undefined {
   if (message == null) return undefined;
-  const pattern = message
+  // The view computes the pattern from the first 2000 characters (ERROR_PATTERN_INPUT_CHARS).
+  const pattern = message.slice(0, 2000)
     .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi, '<uuid>')
     .replace(/(?=[0-9a-f]*[0-9])(?=[0-9a-f]*[a-f])[0-9a-f]{8,}/gi, '<hex>')
     .replace(/[0-9]+(\.[0-9]+)?/g, '<n>')
@@ -47,6 +48,8 @@ export interface JobFacts {
   projectId: string;
   outcome: string;
   createdMs: number | undefined;
+  /** Where the views place the job: created_at, else effective_at, else updated_at (first_seen_at is the sync's). */
+  placedMs: number | undefined;
   day: string | undefined;
   durationSeconds: number | undefined;
   ruleTypes: Set<string>;
@@ -59,12 +62,14 @@ export function factsOf(job: V1Job): JobFacts {
   const outcome = outcomeOfStatus(job.status);
   const createdMs = epochMs(job.created_at);
   const updatedMs = epochMs(job.updated_at);
+  const placedMs = createdMs ?? epochMs(job.effective_at) ?? updatedMs;
   return {
     id: job.id,
     projectId: job.project_id,
     outcome,
     createdMs,
-    day: createdMs === undefined ? undefined : new Date(createdMs).toISOString().slice(0, 10),
+    placedMs,
+    day: placedMs === undefined ? undefined : new Date(placedMs).toISOString().slice(0, 10),
     durationSeconds: FINISHED.has(outcome) && createdMs !== undefined && updatedMs !== undefined
       ? (updatedMs - createdMs) / 1000 : undefined,
     ruleTypes: new Set(job.rules.map((r) => r.type)),
@@ -175,9 +180,9 @@ export function expectedTopErrors(jobs: readonly JobFacts[]) {
   return rows.sort((a, b) => a.project_id.localeCompare(b.project_id) || a.rank - b.rank);
 }
 
-/** Jobs created at or after `sinceMs`. */
+/** Jobs created (placed, for those without created_at) at or after `sinceMs`. */
 export function createdSince(jobs: readonly JobFacts[], sinceMs: number): JobFacts[] {
-  return jobs.filter((j) => j.createdMs !== undefined && j.createdMs >= sinceMs);
+  return jobs.filter((j) => j.placedMs !== undefined && j.placedMs >= sinceMs);
 }
 
 export { DAY_MS };
