@@ -103,7 +103,6 @@ function dbRetry<T>(fn: () => Promise<T>): Promise<T> {
   });
 }
 
-
 /** The one-line advice for an API failure, by status. */
 export function describeFailure(error: unknown, project: ProjectConfig, config: Pick<Config, 'baseUrl' | 'secrets'>): string {
   let text: string;
