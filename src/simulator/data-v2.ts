@@ -1,4 +1,4 @@
-// The seeded jobs in v2 shape (GET /api/v2/classify items; /work/shared/API-NOTES.md): the same jobs,
+// The seeded jobs in v2 shape (GET /api/v2/classify items; docs/api-versions.md): the same jobs,
 // ids and timestamps as v1, with v2's statuses, its configuration object, its 1-based page spec
 // strings, inputs and results. Written independently of the sync's own page-spec code on purpose.
 

@@ -1,5 +1,5 @@
 // Seeded v1 classify jobs: realistic enough for reports, plus the odd-but-valid shapes a real API emits.
-// Item shape: seed file list-classify-jobs-v1.txt (ClassifyJob) and /work/shared/API-NOTES.md.
+// Item shape: the v1 spec (ClassifyJob) and docs/api-versions.md.
 
 import {
   chance,

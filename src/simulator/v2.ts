@@ -1,4 +1,4 @@
-// GET /api/v2/classify — the v2 list of classify jobs (/work/shared/API-NOTES.md): same envelope and
+// GET /api/v2/classify — the v2 list of classify jobs (docs/api-versions.md): same envelope and
 // paging as v1, page_size capped at 100 (a 422 above), and filters on status, configuration, ids and
 // creation time.
 

@@ -1,4 +1,4 @@
-// v2: GET /api/v2/classify (the current API; see /work/shared/API-NOTES.md). Request parameters only:
+// v2: GET /api/v2/classify (the current API; see docs/api-versions.md). Request parameters only:
 // items are validated one by one in normalize.ts, so one bad item never costs its page.
 import { z } from 'zod';
 import type { PageParams } from './page.ts';
