@@ -180,7 +180,25 @@ export async function runWorkerCommand(config: Config, options: WorkerCommandOpt
   assertRunnable(config);
   const exit = options.exit ?? ((code: number) => process.exit(code));
   const log = createLogger({ level: config.logLevel, secrets: config.secrets });
-  const database = await options.openDatabase(config, log);
+  // While it starts (connecting and migrating may wait on another replica's migration lock) the worker
+  // has no run to finish: a stop request exits at once (a migration in flight is one transaction, rolled
+  // back). Without a handler, PID 1 of a container ignores SIGTERM and the stop waits for SIGKILL.
+  const stopWhileStarting = (signal: NodeJS.Signals) => {
+    log.info({ signal }, 'stopping while starting: no run had begun');
+    log.flush();
+    exit(0);
+  };
+  const started = () => {
+    for (const signal of STOP_SIGNALS) process.off(signal, stopWhileStarting);
+  };
+  for (const signal of STOP_SIGNALS) process.on(signal, stopWhileStarting);
+  let database: Database;
+  try {
+    database = await options.openDatabase(config, log);
+  } catch (error) {
+    started();
+    throw error;
+  }
   const projectIds = config.projects.map((p) => p.id);
   const metrics = createMetrics({
     projectIds,
@@ -200,6 +218,7 @@ export async function runWorkerCommand(config: Config, options: WorkerCommandOpt
         secrets: config.secrets,
       });
     } catch (error) {
+      started();
       await database.close();
       const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
       io.stderr.write(`classify-sync: cannot serve /healthz and /metrics on ${config.metricsHost} port ${config.metricsPort} (${code}): pick another --metrics-port or --metrics-host\n`);
@@ -249,6 +268,7 @@ export async function runWorkerCommand(config: Config, options: WorkerCommandOpt
       log.info({ signal, shutdownTimeoutMs: config.shutdownTimeoutMs }, 'stopping: no new page starts; the page being stored commits');
       shutdown(0);
     };
+    started();
     for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
     // A package manager that dies of a signal it did not pass on leaves this process reparented (to
     // PID 1 or a subreaper): that change of parent is the stop request. Only then, because a worker

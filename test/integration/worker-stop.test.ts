@@ -136,6 +136,30 @@ describe.runIf(pgUp)('the worker stops with its launcher (processes, real Postgr
   }, START_MS + STOP_MS + 30_000);
 });
 
+describe.runIf(pgUp)('a stop while the worker starts (process, real Postgres)', () => {
+  it('SIGTERM while it waits on another replica\'s migration lock exits 0 at once, leaving no session', async () => {
+    // A container's PID 1 ignores a signal it has no handler for: the worker must handle it from the start.
+    const { url, drop } = await createPostgresDatabase();
+    cleanups.push(drop);
+    const admin = await adminClient(url);
+    cleanups.push(() => admin.end());
+    await admin.query(`SELECT pg_advisory_lock(hashtext('classify-sync:migrate'))`);
+    const worker = spawnWorker(['--schedule', DAILY], { DATABASE_URL: url, LLAMA_CLOUD_API_KEY: 'k', CLASSIFY_SYNC_PROJECTS: A });
+    await eventually(async () => (await workerSessions(url)).some((session) => session.waiting), 'the worker waiting on the migration lock', START_MS);
+    const stoppedAt = Date.now();
+    worker.kill('SIGTERM');
+    expect(await worker.exited).toEqual({ code: 0, signal: null });
+    figures.stopWhileStartingSeconds = ((Date.now() - stoppedAt) / 1000).toFixed(2);
+    expect(worker.lines.some(isLine('stopping while starting: no run had begun', { signal: 'SIGTERM' }))).toBe(true);
+    // A backend waiting on a lock notices its client is gone only once it gets the lock: free it, and the
+    // session ends without having applied anything.
+    await admin.query(`SELECT pg_advisory_unlock(hashtext('classify-sync:migrate'))`);
+    await eventually(async () => (await workerSessions(url)).length === 0, 'its sessions to end', STOP_MS);
+    const { rows } = await admin.query<{ n: string }>(`SELECT count(*)::text AS n FROM information_schema.tables WHERE table_name = 'classify_jobs'`);
+    expect(rows[0]?.n).toBe('0');
+  }, START_MS + STOP_MS);
+});
+
 describe.runIf(pgUp)('where /healthz and /metrics listen (processes, real Postgres)', () => {
   /** Starts a worker, waits until it serves, and tells where it listens and who can reach it. */
   async function listening(args: string[], extraEnv: Record<string, string> = {}) {
