@@ -5,7 +5,7 @@
 #   docker run --env-file .env classify-sync            # see docker-compose.yml and docs/worker.md
 # Any other command works too, e.g.: docker run --env-file .env classify-sync node dist/cli.js sync
 
-ARG NODE_VERSION=20
+ARG NODE_VERSION=24
 
 # 1. Compile TypeScript with the full (dev) dependency set.
 FROM node:${NODE_VERSION}-bookworm-slim AS build
