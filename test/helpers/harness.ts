@@ -64,3 +64,18 @@ export async function settledRowWrites(db: Db, tables: readonly string[]): Promi
   }
   return last;
 }
+
+/** A valid v1 item of `project`; `over` replaces or (with undefined) removes fields. */
+export function v1Item(id: string, project: string, over: Record<string, unknown> = {}): Record<string, unknown> {
+  const base: Record<string, unknown> = {
+    id, project_id: project, user_id: 'user-1', status: 'SUCCESS', mode: 'FAST',
+    rules: [{ type: 'invoice', description: 'an invoice with a number and a total' }],
+    created_at: '2026-10-01T00:00:00Z', updated_at: '2026-10-01T00:01:00Z', effective_at: '2026-10-01T00:01:00Z',
+    error_message: null, job_record_id: null, parsing_configuration: { lang: 'en', max_pages: 5, target_pages: [0] },
+  };
+  for (const [k, v] of Object.entries(over)) {
+    if (v === undefined) delete base[k];
+    else base[k] = v;
+  }
+  return base;
+}

@@ -9,7 +9,7 @@ import { queryRows } from '../../src/db/connect.ts';
 import { startSimulator, type Simulator, type V1Job } from '../../src/simulator/index.ts';
 import { getJson } from '../../src/source/http.ts';
 import { openTestDatabase, postgresReachable, type TestDatabase } from '../helpers/db.ts';
-import { expectedRaw, storedRaw, sync, testConfig } from '../helpers/harness.ts';
+import { expectedRaw, storedRaw, sync, testConfig, v1Item } from '../helpers/harness.ts';
 import { memoryLogger, report } from '../helpers/reliability.ts';
 
 const H = 'ee000000-0000-4000-8000-0000000000ee';
@@ -17,19 +17,7 @@ const NOW = Date.parse('2026-11-01T00:00:00Z');
 const MB = 1_000_000;
 
 /** A valid v1 item of project H; `over` replaces or (with undefined) removes fields. */
-function item(id: string, over: Record<string, unknown> = {}): Record<string, unknown> {
-  const base: Record<string, unknown> = {
-    id, project_id: H, user_id: 'user-1', status: 'SUCCESS', mode: 'FAST',
-    rules: [{ type: 'invoice', description: 'an invoice with a number and a total' }],
-    created_at: '2026-10-01T00:00:00Z', updated_at: '2026-10-01T00:01:00Z', effective_at: '2026-10-01T00:01:00Z',
-    error_message: null, job_record_id: null, parsing_configuration: { lang: 'en', max_pages: 5, target_pages: [0] },
-  };
-  for (const [k, v] of Object.entries(over)) {
-    if (v === undefined) delete base[k];
-    else base[k] = v;
-  }
-  return base;
-}
+const item = (id: string, over: Record<string, unknown> = {}) => v1Item(id, H, over);
 
 describe('hostile and odd input (real Postgres)', () => {
   let tdb: TestDatabase;

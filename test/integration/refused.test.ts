@@ -12,7 +12,7 @@ import { normalizePage } from '../../src/normalize.ts';
 import { HOSTILE_ERROR_CHARS, hostileItems, startSimulator, type Simulator, type V1Job, type V2Job } from '../../src/simulator/index.ts';
 import { runCli } from '../helpers/cli.ts';
 import { openTestDatabase, postgresReachable, type Backend, type TestDatabase } from '../helpers/db.ts';
-import { count, expectedRaw, storedRaw, sync, testConfig } from '../helpers/harness.ts';
+import { count, expectedRaw, storedRaw, sync, testConfig, v1Item } from '../helpers/harness.ts';
 import { memoryLogger, report } from '../helpers/reliability.ts';
 import { expectedRawV2 } from '../helpers/v2.ts';
 
@@ -23,21 +23,6 @@ const DAY = 86_400_000;
 
 const counted = { upFront: 0, bisected: 0, storedWhole: 0, foreign: 0, refreshed: 0, lost: 0 };
 afterAll(() => report('refused', counted));
-
-/** A valid v1 item of `project`; `over` replaces or (with undefined) removes fields. */
-function item(id: string, project: string, over: Record<string, unknown> = {}): Record<string, unknown> {
-  const base: Record<string, unknown> = {
-    id, project_id: project, user_id: 'user-1', status: 'SUCCESS', mode: 'FAST',
-    rules: [{ type: 'invoice', description: 'an invoice with a number and a total' }],
-    created_at: '2026-10-01T00:00:00Z', updated_at: '2026-10-01T00:01:00Z', effective_at: '2026-10-01T00:01:00Z',
-    error_message: null, job_record_id: null, parsing_configuration: { lang: 'en', max_pages: 5, target_pages: [0] },
-  };
-  for (const [k, v] of Object.entries(over)) {
-    if (v === undefined) delete base[k];
-    else base[k] = v;
-  }
-  return base;
-}
 
 const runProject = async (db: Db, runId: string, projectId: string) => (await queryRows<Record<string, unknown>>(db, sql`
   SELECT status, pages, jobs_seen, jobs_inserted, jobs_unchanged, rejects FROM sync_run_projects
@@ -73,10 +58,10 @@ describe('items Postgres would refuse (real Postgres, v1)', () => {
   const db = () => tdb.database.db;
 
   it.each([
-    ['a 12 000-character job id', item(randomBytes(6000).toString('hex'), A), /^id: longer than 1024 bytes/],
-    ['created_at in year 0000', item('year-zero', A, { created_at: '0000-01-01T00:00:00Z' }), /^created_at: year 0000 is outside what Postgres stores/],
-    ['updated_at with offset +16:00', item('offset-16', A, { updated_at: '2026-10-01T00:01:00+16:00' }), /^updated_at: offset \+16:00 is outside what Postgres stores/],
-    ['updated_at with offset +99:99', item('offset-99', A, { updated_at: '2026-10-01T00:01:00+99:99' }), /^updated_at: offset \+99:99 is outside/],
+    ['a 12 000-character job id', v1Item(randomBytes(6000).toString('hex'), A), /^id: longer than 1024 bytes/],
+    ['created_at in year 0000', v1Item('year-zero', A, { created_at: '0000-01-01T00:00:00Z' }), /^created_at: year 0000 is outside what Postgres stores/],
+    ['updated_at with offset +16:00', v1Item('offset-16', A, { updated_at: '2026-10-01T00:01:00+16:00' }), /^updated_at: offset \+16:00 is outside what Postgres stores/],
+    ['updated_at with offset +99:99', v1Item('offset-99', A, { updated_at: '2026-10-01T00:01:00+99:99' }), /^updated_at: offset \+99:99 is outside/],
   ])('quarantines %s before sending it, and the project goes on', async (_name, bad, reason) => {
     sim.insertRawItem(A, bad);
     const first = await sync(config(), tdb);
@@ -96,7 +81,7 @@ describe('items Postgres would refuse (real Postgres, v1)', () => {
 
   it('stores a job whose rule type is 3 000 random characters whole (the type index is a hash), and the views refresh', async () => {
     const type = randomBytes(1500).toString('hex');
-    sim.insertRawItem(A, item('long-type', A, { rules: [{ type, description: 'long' }, { type: 'invoice', description: 'short' }] }));
+    sim.insertRawItem(A, v1Item('long-type', A, { rules: [{ type, description: 'long' }, { type: 'invoice', description: 'short' }] }));
     const result = await sync(config(), tdb);
     expect(result.projects[0]).toMatchObject({ status: 'succeeded', rejects: 0, inserted: 46 });
     expect(await queryRows(db(), sql`SELECT type FROM classify_job_rules WHERE job_id = 'long-type' ORDER BY position`))
@@ -113,7 +98,7 @@ describe('items Postgres would refuse (real Postgres, v1)', () => {
     // A rule of the database's own (a DBA's CHECK constraint) that some items break, on several pages.
     await db().execute(sql`ALTER TABLE classify_jobs ADD CONSTRAINT dba_rule CHECK (user_id <> 'refused-by-the-database')`);
     const refused = ['r-0', 'r-1', 'r-2', 'r-3'];
-    for (const id of refused) sim.insertRawItem(A, item(id, A, { user_id: 'refused-by-the-database', created_at: `2026-0${refused.indexOf(id) + 1}-01T00:00:00Z` }));
+    for (const id of refused) sim.insertRawItem(A, v1Item(id, A, { user_id: 'refused-by-the-database', created_at: `2026-0${refused.indexOf(id) + 1}-01T00:00:00Z` }));
     const { log, lines } = memoryLogger();
     const first = await sync(config(), tdb, { log });
     expect(first.projects[0]).toMatchObject({ status: 'succeeded', rejects: 4, inserted: 45, jobsSeen: 45, unchanged: 0 });
@@ -185,7 +170,7 @@ describe.each<Backend>(['postgres', 'pglite'])('the page statement splits a refu
     await startRun(db, { id: runId, trigger: 'sync', projects: 1, host: 'test', pid: 1 });
     await beginWalk(db, A, 'v1');
     await startProject(db, { runId, projectId: A, apiVersion: 'v1', mode: 'full' });
-    const good = Array.from({ length: 37 }, (_, i) => item(`g-${String(i).padStart(2, '0')}`, A));
+    const good = Array.from({ length: 37 }, (_, i) => v1Item(`g-${String(i).padStart(2, '0')}`, A));
     const page = normalizePage(good, { projectId: A, organizationId: undefined, apiVersion: 'v1' });
     const longId = randomBytes(6000).toString('hex');
     const poisoned = [...page.jobs];
