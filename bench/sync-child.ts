@@ -6,11 +6,11 @@
 //   env: LLAMA_CLOUD_BASE_URL, LLAMA_CLOUD_API_KEY, DATABASE_URL (unset: PGlite)
 import { parseArgs } from 'node:util';
 import { sql } from 'drizzle-orm';
-import { openDatabase } from '../src/cli.ts';
+import { openDatabase } from '../src/db/connect.ts';
 import { loadConfig } from '../src/config.ts';
 import { queryRows, type Database } from '../src/db/connect.ts';
 import { createLogger } from '../src/log.ts';
-import { runSync } from '../src/sync.ts';
+import { runSync } from '../src/sync/run.ts';
 import { processCpuMs, withClient } from './databases.ts';
 import { JOB_TABLES, type SyncChildReport, type TableCounts } from './protocol.ts';
 

@@ -1,18 +1,8 @@
-// Commands and flags only: parses argv, calls into the rest, maps errors to exit codes.
+// The command line: argv → a command and its options, and the usage text. The commands themselves are
+// in commands/, one file each; this file only parses and dispatches.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { assertRunnable, ConfigError, envSecrets, loadConfig, type Config, type ConfigOverrides } from './config.ts';
-import { connect, DatabaseError, type Database } from './db/connect.ts';
-import { createLogger, scrub, type Logger } from './log.ts';
-import { logProgress, ttyProgress, type ProgressReporter } from './progress.ts';
-import { runSync, type RunResult, type Trigger } from './sync.ts';
-
-export const EXIT = { ok: 0, cannotRun: 1, someFailed: 2 } as const;
-
-export interface Io {
-  env: Readonly<Record<string, string | undefined>>;
-  stdout: NodeJS.WritableStream & { isTTY?: boolean };
-  stderr: NodeJS.WritableStream & { isTTY?: boolean };
-}
+import type { ConfigOverrides } from './config.ts';
+import { EXIT, line, printFailure, UsageError, type Io } from './commands/shared.ts';
 
 const USAGE = `classify-sync — export LlamaCloud classify jobs into PostgreSQL
 
@@ -103,9 +93,6 @@ const REPORT_FLAGS = {
 
 type Flags = ReturnType<typeof parseArgs<{ options: typeof FLAGS; allowPositionals: true }>>['values'];
 
-/** Thrown for a wrong command line; exits 1 with the message and a pointer to --help. */
-class UsageError extends Error {}
-
 function integerFlag(flags: Flags, name: 'page-size' | 'concurrency' | 'metrics-port'): number | undefined {
   const value = flags[name];
   if (value === undefined) return undefined;
@@ -113,7 +100,7 @@ function integerFlag(flags: Flags, name: 'page-size' | 'concurrency' | 'metrics-
   return Number(value);
 }
 
-export function overridesFrom(flags: Flags): ConfigOverrides {
+function overridesFrom(flags: Flags): ConfigOverrides {
   return {
     configFile: flags.config,
     projects: flags.project,
@@ -131,74 +118,6 @@ export function overridesFrom(flags: Flags): ConfigOverrides {
   };
 }
 
-function line(stream: NodeJS.WritableStream, text: string): void {
-  stream.write(`${text}\n`);
-}
-
-/** Opens the database and applies pending migrations. */
-export async function openDatabase(config: Config, log: Logger): Promise<Database> {
-  // Per project in parallel: one connection holding its advisory lock, one for its page transactions;
-  // plus the run's own lock and a few for run bookkeeping and /healthz.
-  const database = await connect({ databaseUrl: config.databaseUrl, pgliteDir: config.pgliteDir, maxConnections: config.concurrency * 2 + 3 });
-  log.info({ database: database.description, kind: database.kind }, 'database connected');
-  await database.migrate();
-  return database;
-}
-
-export function printResult(result: RunResult, io: Io): void {
-  for (const p of result.projects) {
-    const label = p.name ? `${p.projectId} (${p.name})` : p.projectId;
-    if (p.status === 'failed') {
-      line(io.stderr, `classify-sync: project ${label} failed: ${p.error ?? 'unknown error'}`);
-    } else if (p.status === 'skipped') {
-      line(io.stderr, `classify-sync: project ${label} skipped: ${p.warning ?? 'no reason given'}`);
-    } else {
-      const saved = !p.pagesSaved ? '' : p.pagesSaved > 0 ? `, ${p.pagesSaved} fewer than a full walk` : `, ${-p.pagesSaved} more than a full walk`;
-      line(io.stderr, `classify-sync: project ${label} ${p.status} (${p.apiVersion}, ${p.mode}): ${p.pages} pages${saved}, ${p.jobsSeen} jobs `
-        + `(${p.inserted} new, ${p.updated} updated, ${p.unchanged} unchanged, ${p.deleted} deleted), `
-        + `${p.rejects} rejected, ${p.retries} retries${p.warning ? `; warning: ${p.warning}` : ''}`);
-    }
-  }
-}
-
-export function exitCodeOf(result: RunResult): number {
-  return result.projects.some((p) => p.status === 'failed') ? EXIT.someFailed : EXIT.ok;
-}
-
-async function runCommand(command: Trigger, flags: Flags, io: Io): Promise<number> {
-  const config = loadConfig(overridesFrom(flags), io.env);
-  assertRunnable(config);
-  const log = createLogger({ level: config.logLevel, secrets: config.secrets });
-  const database = await openDatabase(config, log);
-  const controller = new AbortController();
-  const stop = () => controller.abort(new Error('stopped by signal'));
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  let reporter: ProgressReporter | undefined;
-  if (command === 'backfill') {
-    reporter = io.stderr.isTTY
-      ? ttyProgress(io.stderr as NodeJS.WriteStream, config.projects.map((p) => p.id))
-      : logProgress(log);
-  }
-  try {
-    const result = await runSync({
-      config, database, log, trigger: command,
-      fromStart: command === 'backfill' && !flags.resume,
-      full: command === 'backfill' || flags.full,
-      signal: controller.signal,
-      onProgress: reporter ? (p) => reporter.update(p) : undefined,
-    });
-    reporter?.done();
-    printResult(result, io);
-    return exitCodeOf(result);
-  } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
-    await database.close();
-    log.flush();
-  }
-}
-
 export async function main(argv: readonly string[], io: Io): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
@@ -206,8 +125,9 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     return command === undefined ? EXIT.cannotRun : EXIT.ok;
   }
   try {
+    // Each command's module is loaded when it runs: `report` never loads the sync, `sync` never the simulator.
     if (command === 'simulator') {
-      const { runSimulatorCli } = await import('./simulator/main.ts');
+      const { runSimulatorCli } = await import('./commands/simulator.ts');
       await runSimulatorCli([...rest]);
       return EXIT.ok;
     }
@@ -217,7 +137,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
         line(io.stdout, USAGE);
         return EXIT.ok;
       }
-      const { runReport } = await import('./report/command.ts');
+      const { runReport } = await import('./commands/report.ts');
       return await runReport(values, io);
     }
     const { values: flags } = parseArgs({ args: [...rest], options: FLAGS, allowPositionals: false, strict: true });
@@ -227,46 +147,26 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     }
     switch (command) {
       case 'sync':
-      case 'backfill':
-        return await runCommand(command, flags, io);
+      case 'backfill': {
+        const { runSyncCommand } = await import('./commands/sync.ts');
+        return await runSyncCommand(command, overridesFrom(flags), { resume: flags.resume ?? false, full: flags.full ?? false }, io);
+      }
       case 'migrate': {
-        const config = loadConfig(overridesFrom(flags), io.env);
-        const log = createLogger({ level: config.logLevel, secrets: config.secrets });
-        const database = await openDatabase(config, log);
-        await database.close();
-        line(io.stderr, `classify-sync: migrations applied to ${database.description}`);
-        return EXIT.ok;
+        const { runMigrate } = await import('./commands/migrate.ts');
+        return await runMigrate(overridesFrom(flags), io);
       }
       case 'worker': {
-        const config = loadConfig(overridesFrom(flags), io.env);
-        const { runWorkerCommand } = await import('./worker.ts');
-        return await runWorkerCommand(config, { runNow: flags['run-now'] ?? false, openDatabase }, io);
+        const { runWorkerCommand } = await import('./commands/worker.ts');
+        return await runWorkerCommand(overridesFrom(flags), { runNow: flags['run-now'] ?? false }, io);
       }
       case 'demo': {
-        const { runDemo } = await import('./demo.ts');
+        const { runDemo } = await import('./commands/demo.ts');
         return await runDemo(overridesFrom(flags), io);
       }
       default:
         throw new UsageError(`unknown command ${JSON.stringify(command)}`);
     }
   } catch (error) {
-    const message = scrub((error as Error).message ?? String(error), envSecrets(io.env));
-    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      line(io.stderr, `classify-sync: ${message} (see classify-sync --help)`);
-    } else if (error instanceof ConfigError || error instanceof DatabaseError) {
-      line(io.stderr, `classify-sync: ${message}`);
-    } else {
-      line(io.stderr, `classify-sync: unexpected error: ${message}`);
-    }
-    return EXIT.cannotRun;
+    return printFailure(error, io);
   }
-}
-
-// `node dist/cli.js …` (the container image) runs the CLI directly; bin/classify-sync.js imports main().
-// Not awaited at top level: this module must finish evaluating, or the modules it imports lazily that
-// import it back (demo.ts) would wait on it forever (Node exits 13, "unsettled top-level await").
-if (process.argv[1] && import.meta.url === (await import('node:url')).pathToFileURL(process.argv[1]).href) {
-  void main(process.argv.slice(2), { env: process.env, stdout: process.stdout, stderr: process.stderr }).then((code) => {
-    process.exitCode = code;
-  });
 }

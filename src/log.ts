@@ -15,7 +15,10 @@ export { scrub };
 export interface LoggerOptions {
   level?: LevelWithSilent | undefined;
   secrets?: readonly string[] | undefined;
+  /** Where lines go; default stdout. */
   destination?: DestinationStream | undefined;
+  /** Write to stderr, synchronously (commands whose stdout carries their output, like `report`). */
+  stderr?: boolean | undefined;
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
@@ -30,7 +33,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       timestamp: pino.stdTimeFunctions.isoTime,
       hooks: secrets.length > 0 ? { streamWrite: (line) => scrub(line, secrets) } : {},
     },
-    options.destination ?? pino.destination({ fd: 1, sync: false }),
+    options.destination ?? (options.stderr ? pino.destination({ fd: 2, sync: true }) : pino.destination({ fd: 1, sync: false })),
   );
 }
 

@@ -1,7 +1,7 @@
 // Pure: which walk a project's sync does tonight — resume a saved one, walk everything, or walk only
 // what may have changed (v2 incremental). See docs/api-versions.md for what each kind can and cannot see.
 import type { ApiVersion } from './config.ts';
-import type { WalkKind, WalkState } from './db/store.ts';
+import type { WalkKind, WalkState } from './db/walks.ts';
 import { listFilterSchema, type ListFilter } from './source/v2.ts';
 
 const HOUR_MS = 3_600_000;

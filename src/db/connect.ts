@@ -7,7 +7,9 @@ import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
-import { redactUrl } from '../config.ts';
+import { redactUrl, type Config } from '../config.ts';
+import { errorMessage } from '../errors.ts';
+import type { Logger } from '../log.ts';
 import * as schema from './schema.ts';
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -50,6 +52,16 @@ export interface ConnectOptions {
   applicationName?: string | undefined;
 }
 
+/** Opens the configured database and applies pending migrations: what every command starts with. */
+export async function openDatabase(config: Config, log: Logger): Promise<Database> {
+  // Per project in parallel: one connection holding its advisory lock, one for its page transactions;
+  // plus the run's own lock and a few for run bookkeeping and /healthz.
+  const database = await connect({ databaseUrl: config.databaseUrl, pgliteDir: config.pgliteDir, maxConnections: config.concurrency * 2 + 3 });
+  log.info({ database: database.description, kind: database.kind }, 'database connected');
+  await database.migrate();
+  return database;
+}
+
 export async function connect(options: ConnectOptions): Promise<Database> {
   return options.databaseUrl
     ? connectPostgres(options.databaseUrl, options.maxConnections ?? 10, options.applicationName ?? 'classify-sync')
@@ -70,7 +82,7 @@ async function connectPostgres(url: string, max: number, applicationName: string
     client.release();
   } catch (error) {
     await pool.end().catch(() => undefined);
-    throw new DatabaseError(`database ${description} is unreachable (${(error as Error).message}): check DATABASE_URL and that Postgres is running`);
+    throw new DatabaseError(`database ${description} is unreachable (${errorMessage(error)}): check DATABASE_URL and that Postgres is running`);
   }
   const db = drizzlePg(pool, { schema }) as unknown as Db;
   // drizzle-orm 0.45 sends BEGIN before the try/finally that releases its pooled client, so a BEGIN that
@@ -139,7 +151,7 @@ async function connectPglite(dir: string): Promise<Database> {
     if (!dir.startsWith('memory://')) mkdirSync(dir, { recursive: true });
     client = await PGlite.create(dir);
   } catch (error) {
-    throw new DatabaseError(`embedded database in ${dir} cannot be opened (${(error as Error).message}): is another classify-sync using it? set DATABASE_URL or --pglite-dir`);
+    throw new DatabaseError(`embedded database in ${dir} cannot be opened (${errorMessage(error)}): is another classify-sync using it? set DATABASE_URL or --pglite-dir`);
   }
   const db = drizzle({ client, schema }) as unknown as Db;
   const held = new Set<string>();

@@ -1,22 +1,5 @@
-// Which database errors are worth running a page transaction again, decided once by SQLSTATE.
-// https://www.postgresql.org/docs/current/errcodes-appendix.html
-
-const RETRYABLE_SQLSTATES: Readonly<Record<string, string>> = {
-  '40001': 'serialization_failure',
-  '40P01': 'deadlock_detected',
-  '55P03': 'lock_not_available',
-  '57P01': 'admin_shutdown', // also what pg_terminate_backend sends
-  '57P02': 'crash_shutdown',
-  '57P03': 'cannot_connect_now',
-  '53300': 'too_many_connections',
-  '08000': 'connection_exception',
-  '08001': 'sqlclient_unable_to_establish_sqlconnection',
-  '08003': 'connection_does_not_exist',
-  '08006': 'connection_failure',
-};
-
-/** Errors of the connection itself (node-postgres reports these without a SQLSTATE). */
-const CONNECTION_MESSAGES = [/Connection terminated/i, /ECONNRESET/, /ECONNREFUSED/, /EPIPE/, /Client has encountered a connection error/i];
+// What a database error is: its SQLSTATE, whether the data caused it, and its one-line description.
+// Which errors are retried: retry.ts. https://www.postgresql.org/docs/current/errcodes-appendix.html
 
 /**
  * Five characters with at least one digit: every SQLSTATE has one, while Node's socket error codes
@@ -30,16 +13,6 @@ export function sqlState(error: unknown): string | undefined {
     if (typeof code === 'string' && SQLSTATE.test(code)) return code;
   }
   return undefined;
-}
-
-export function isRetryableDbError(error: unknown): boolean {
-  const state = sqlState(error);
-  if (state !== undefined) return state in RETRYABLE_SQLSTATES;
-  for (let e: unknown = error; e && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
-    const message = (e as { message?: unknown }).message;
-    if (typeof message === 'string' && CONNECTION_MESSAGES.some((re) => re.test(message))) return true;
-  }
-  return false;
 }
 
 /**

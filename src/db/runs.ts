@@ -1,5 +1,6 @@
-// Who may sync what, and whether data is fresh: the run-level SQL behind cross-process safety
-// (advisory-lock keys, abandoned runs, skips) and behind the worker's catch-up and /healthz.
+// Run records and what a run does around its projects' walks: starting and finishing runs and their
+// projects (sync_runs, sync_run_projects), who may sync what (advisory-lock keys, abandoned runs,
+// skips), whether data is fresh (the worker's catch-up and /healthz), and the view refresh that ends a run.
 //
 // How a dead run is told from a live one: every run holds a session-level advisory lock on its own
 // key for its whole life, on a dedicated connection (runSync → Database.tryWithLock). Postgres frees
@@ -8,9 +9,55 @@
 // marked `running` whose lock another session can take has lost its process: no clock, heartbeat or
 // threshold involved, and it holds across hosts because the lock lives in the shared database.
 import { and, desc, eq, gte, inArray, ne, sql } from 'drizzle-orm';
+import type { ApiVersion } from '../config.ts';
 import type { Database, Db } from './connect.ts';
+import { sqlState } from './errors.ts';
 import { syncRunProjects, syncRuns } from './schema.ts';
-import { finishRun } from './store.ts';
+import { MATERIALIZED_VIEWS } from './views.ts';
+
+/** `skipped`: every project was skipped (another process held its lock or had already synced it). */
+export type RunStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'cancelled' | 'abandoned' | 'skipped';
+export type ProjectStatus = 'running' | 'succeeded' | 'failed' | 'cancelled' | 'skipped' | 'abandoned';
+
+export async function startRun(db: Db, run: { id: string; trigger: string; projects: number; host: string; pid: number }): Promise<void> {
+  await db.insert(syncRuns).values({ ...run, status: 'running' });
+}
+
+/** Closes a run, its totals summed from its projects. */
+export async function finishRun(db: Db, runId: string, status: RunStatus, error?: string, warning?: string): Promise<void> {
+  const p = syncRunProjects;
+  await db.execute(sql`
+    UPDATE ${syncRuns} SET status = ${status}, finished_at = now(), error = ${error ?? null}, warning = ${warning ?? null},
+      projects_failed = t.failed, pages = t.pages, jobs_seen = t.seen, jobs_inserted = t.ins, jobs_updated = t.upd,
+      jobs_unchanged = t.unch, jobs_deleted = t.del, rejects = t.rej, retries = t.ret
+    FROM (SELECT count(*) FILTER (WHERE ${p.status} = 'failed')::int AS failed,
+            coalesce(sum(${p.pages}), 0)::int AS pages, coalesce(sum(${p.jobsSeen}), 0)::int AS seen,
+            coalesce(sum(${p.jobsInserted}), 0)::int AS ins, coalesce(sum(${p.jobsUpdated}), 0)::int AS upd,
+            coalesce(sum(${p.jobsUnchanged}), 0)::int AS unch, coalesce(sum(${p.jobsDeleted}), 0)::int AS del,
+            coalesce(sum(${p.rejects}), 0)::int AS rej, coalesce(sum(${p.retries}), 0)::int AS ret
+          FROM ${p} WHERE ${p.runId} = ${runId}) AS t
+    WHERE ${syncRuns.id} = ${runId}`);
+}
+
+export async function startProject(db: Db, row: { runId: string; projectId: string; apiVersion: ApiVersion | null; mode: string | null; status?: ProjectStatus }): Promise<void> {
+  await db.insert(syncRunProjects).values({ ...row, status: row.status ?? 'running' })
+    .onConflictDoNothing();
+}
+
+export async function finishProject(
+  db: Db,
+  runId: string,
+  projectId: string,
+  result: { status: ProjectStatus; error?: string | undefined; retries?: number | undefined; pagesSaved?: number | undefined },
+): Promise<void> {
+  await db.update(syncRunProjects).set({
+    status: result.status,
+    finishedAt: sql`now()`,
+    error: result.error ?? null,
+    ...(result.retries ? { retries: sql`${syncRunProjects.retries} + ${result.retries}` } : {}),
+    ...(result.pagesSaved !== undefined && { pagesSaved: result.pagesSaved }),
+  }).where(and(eq(syncRunProjects.runId, runId), eq(syncRunProjects.projectId, projectId)));
+}
 
 /** The advisory-lock key a live run holds (Database.tryWithLock hashes it with hashtext). */
 export const runLockKey = (runId: string): string => `classify-sync:run:${runId}`;
@@ -107,4 +154,64 @@ export async function projectFreshness(db: Db, projectIds: readonly string[]): P
       lastStatus: lastStatus.get(projectId) ?? null,
     };
   });
+}
+
+// ---- the view refresh that ends a run ----
+
+export interface RefreshOptions {
+  /** Driver of `db`: only a Postgres server can be asked, from another connection, to cancel a statement. */
+  kind: 'postgres' | 'pglite';
+  /**
+   * Budget of the whole refresh; each view's statement gets what is left of it as its statement_timeout,
+   * time spent waiting for a lock included. PGlite ignores statement_timeout: there the budget is only
+   * checked between views.
+   */
+  timeoutMs: number;
+  /** Aborting cancels the statement running (on Postgres; PGlite finishes it) and skips the views left. */
+  signal?: AbortSignal | undefined;
+}
+
+/** How a refresh ended; other errors are thrown. */
+export type RefreshOutcome = 'refreshed' | 'timed out' | 'cancelled';
+
+/** query_canceled: what both statement_timeout and pg_cancel_backend raise. */
+const QUERY_CANCELED = '57014';
+
+/**
+ * Recomputes the materialized views. CONCURRENTLY keeps them readable meanwhile (it needs their
+ * unique indexes); a refresh started while another runs waits for it, within the same budget.
+ * A view left unrefreshed keeps its previous contents.
+ */
+export async function refreshReportingViews(db: Db, options: RefreshOptions): Promise<RefreshOutcome> {
+  const { signal } = options;
+  const deadline = Date.now() + options.timeoutMs;
+  for (const name of MATERIALIZED_VIEWS) {
+    if (signal?.aborted) return 'cancelled';
+    const leftMs = Math.ceil(deadline - Date.now());
+    if (leftMs <= 0) return 'timed out';
+    try {
+      const stopped = await db.transaction(async (tx) => {
+        const result = await tx.execute(sql`SELECT set_config('statement_timeout', ${String(leftMs)}, true), pg_backend_pid() AS pid`);
+        const pid = (result as unknown as { rows: { pid: number }[] }).rows[0]?.pid;
+        // A pooled connection other than the transaction's asks the server to cancel it (the transaction's
+        // own connection is busy). Only the statement running is cancelled; the transaction then rolls back.
+        const cancel = () => {
+          if (options.kind === 'postgres' && pid !== undefined) void db.execute(sql`SELECT pg_cancel_backend(${pid})`).catch(() => undefined);
+        };
+        if (signal?.aborted) return true;
+        signal?.addEventListener('abort', cancel, { once: true });
+        try {
+          await tx.execute(sql.raw(`REFRESH MATERIALIZED VIEW CONCURRENTLY ${name}`));
+          return false;
+        } finally {
+          signal?.removeEventListener('abort', cancel);
+        }
+      });
+      if (stopped) return 'cancelled';
+    } catch (error) {
+      if (sqlState(error) !== QUERY_CANCELED) throw error;
+      return signal?.aborted ? 'cancelled' : 'timed out';
+    }
+  }
+  return 'refreshed';
 }

@@ -6,7 +6,7 @@
 //
 // The aggregates read classify_jobs directly (not the classify_job_outcomes view), so changing one
 // view never forces dropping the others. Aggregates over the whole history are materialized and
-// refreshed at the end of every sync run (refreshReportingViews); per-job and freshness views are
+// refreshed at the end of every sync run (refreshReportingViews in runs.ts); per-job and freshness views are
 // plain, because a filter on them is cheap through the indexes and `age` must be current.
 // Their unique indexes (needed by REFRESH ... CONCURRENTLY) are in a custom migration, since
 // drizzle-kit cannot declare indexes on materialized views.
@@ -16,8 +16,6 @@ import { sql, type SQL } from 'drizzle-orm';
 import {
   date, doublePrecision, integer, interval, pgMaterializedView, pgView, text, timestamp, uuid,
 } from 'drizzle-orm/pg-core';
-import type { Db } from './connect.ts';
-import { sqlState } from './errors.ts';
 
 const tstz = (name: string) => timestamp(name, { withTimezone: true, mode: 'string' });
 
@@ -318,61 +316,3 @@ export const syncFreshness = pgView('sync_freshness', {
 
 /** The materialized views, in the order they are refreshed. */
 export const MATERIALIZED_VIEWS = ['classify_outcomes_daily', 'classify_rule_type_usage', 'classify_top_errors'] as const;
-
-export interface RefreshOptions {
-  /** Driver of `db`: only a Postgres server can be asked, from another connection, to cancel a statement. */
-  kind: 'postgres' | 'pglite';
-  /**
-   * Budget of the whole refresh; each view's statement gets what is left of it as its statement_timeout,
-   * time spent waiting for a lock included. PGlite ignores statement_timeout: there the budget is only
-   * checked between views.
-   */
-  timeoutMs: number;
-  /** Aborting cancels the statement running (on Postgres; PGlite finishes it) and skips the views left. */
-  signal?: AbortSignal | undefined;
-}
-
-/** How a refresh ended; other errors are thrown. */
-export type RefreshOutcome = 'refreshed' | 'timed out' | 'cancelled';
-
-/** query_canceled: what both statement_timeout and pg_cancel_backend raise. */
-const QUERY_CANCELED = '57014';
-
-/**
- * Recomputes the materialized views. CONCURRENTLY keeps them readable meanwhile (it needs their
- * unique indexes); a refresh started while another runs waits for it, within the same budget.
- * A view left unrefreshed keeps its previous contents.
- */
-export async function refreshReportingViews(db: Db, options: RefreshOptions): Promise<RefreshOutcome> {
-  const { signal } = options;
-  const deadline = Date.now() + options.timeoutMs;
-  for (const name of MATERIALIZED_VIEWS) {
-    if (signal?.aborted) return 'cancelled';
-    const leftMs = Math.ceil(deadline - Date.now());
-    if (leftMs <= 0) return 'timed out';
-    try {
-      const stopped = await db.transaction(async (tx) => {
-        const result = await tx.execute(sql`SELECT set_config('statement_timeout', ${String(leftMs)}, true), pg_backend_pid() AS pid`);
-        const pid = (result as unknown as { rows: { pid: number }[] }).rows[0]?.pid;
-        // A pooled connection other than the transaction's asks the server to cancel it (the transaction's
-        // own connection is busy). Only the statement running is cancelled; the transaction then rolls back.
-        const cancel = () => {
-          if (options.kind === 'postgres' && pid !== undefined) void db.execute(sql`SELECT pg_cancel_backend(${pid})`).catch(() => undefined);
-        };
-        if (signal?.aborted) return true;
-        signal?.addEventListener('abort', cancel, { once: true });
-        try {
-          await tx.execute(sql.raw(`REFRESH MATERIALIZED VIEW CONCURRENTLY ${name}`));
-          return false;
-        } finally {
-          signal?.removeEventListener('abort', cancel);
-        }
-      });
-      if (stopped) return 'cancelled';
-    } catch (error) {
-      if (sqlState(error) !== QUERY_CANCELED) throw error;
-      return signal?.aborted ? 'cancelled' : 'timed out';
-    }
-  }
-  return 'refreshed';
-}

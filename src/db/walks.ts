@@ -1,9 +1,167 @@
-// The SQL of walk planning that store.ts does not already hold: which API version `--api auto`
-// chose for a project, and which stored jobs an incremental walk must ask about by id.
+// Walk state: where a project's walk stands (its saved page token, kind and filter, its last complete
+// and full walks), starting and completing a walk (deletes by absence), which API version `--api auto`
+// chose, and which stored jobs an incremental walk must ask about by id. The pages themselves: pages.ts.
 import { and, eq, ne, sql } from 'drizzle-orm';
+import type { PgColumn } from 'drizzle-orm/pg-core';
 import type { ApiVersion } from '../config.ts';
 import { queryRows, type Db } from './connect.ts';
-import { syncState } from './schema.ts';
+import { classifyJobs, syncRejects, syncRunProjects, syncState, syncWalkSeen } from './schema.ts';
+
+export type WalkKind = 'full' | 'incremental';
+
+export interface WalkState {
+  pageToken: string | undefined;
+  walkPages: number;
+  lastCompleteWalkAt: string | undefined;
+  /** Kind of the unfinished walk (null on rows written before walks had kinds: those were full). */
+  walkKind: WalkKind | undefined;
+  /** Filter of the unfinished walk, as stored (validated by the planner). */
+  walkFilter: unknown;
+  /** Epoch ms (read as numbers, so every driver agrees). */
+  lastCompleteWalkStartedMs: number | undefined;
+  lastFullWalkMs: number | undefined;
+  lastFullWalkPages: number | undefined;
+}
+
+const epochMs = (column: PgColumn) => sql<number | null>`(extract(epoch from ${column}) * 1000)::float8`;
+
+export async function loadWalkState(db: Db, projectId: string, apiVersion: ApiVersion): Promise<WalkState> {
+  const [row] = await db.select({
+    pageToken: syncState.pageToken,
+    walkPages: syncState.walkPages,
+    lastCompleteWalkAt: syncState.lastCompleteWalkAt,
+    walkKind: syncState.walkKind,
+    walkFilter: syncState.walkFilter,
+    lastCompleteWalkStartedMs: epochMs(syncState.lastCompleteWalkStartedAt),
+    lastFullWalkMs: epochMs(syncState.lastFullWalkAt),
+    lastFullWalkPages: syncState.lastFullWalkPages,
+  }).from(syncState)
+    .where(and(eq(syncState.projectId, projectId), eq(syncState.apiVersion, apiVersion)));
+  return {
+    pageToken: row?.pageToken ?? undefined,
+    walkPages: row?.walkPages ?? 0,
+    lastCompleteWalkAt: row?.lastCompleteWalkAt ?? undefined,
+    walkKind: row?.walkKind === 'incremental' ? 'incremental' : row?.walkKind === 'full' ? 'full' : undefined,
+    walkFilter: row?.walkFilter ?? undefined,
+    lastCompleteWalkStartedMs: row?.lastCompleteWalkStartedMs == null ? undefined : Number(row.lastCompleteWalkStartedMs),
+    lastFullWalkMs: row?.lastFullWalkMs == null ? undefined : Number(row.lastFullWalkMs),
+    lastFullWalkPages: row?.lastFullWalkPages ?? undefined,
+  };
+}
+
+export interface WalkPlanRecord {
+  kind: WalkKind;
+  /** The list filter (incremental walks); kept so a saved page token resumes the same walk. */
+  filter: unknown;
+  /** ISO time the walk starts (the run's clock). */
+  at: string;
+}
+
+/** Starts a walk from the first page: forgets any unfinished walk and what it had seen. */
+export async function beginWalk(db: Db, projectId: string, apiVersion: ApiVersion, plan?: WalkPlanRecord): Promise<void> {
+  const kind = plan?.kind ?? 'full';
+  const filter = plan?.filter ?? null;
+  const startedAt = plan?.at ?? sql`now()`;
+  await db.transaction(async (tx) => {
+    await tx.delete(syncWalkSeen).where(and(eq(syncWalkSeen.projectId, projectId), eq(syncWalkSeen.apiVersion, apiVersion)));
+    await tx.insert(syncState)
+      .values({ projectId, apiVersion, pageToken: null, walkPages: 0, walkStartedAt: startedAt as string, walkKind: kind, walkFilter: filter })
+      .onConflictDoUpdate({
+        target: [syncState.projectId, syncState.apiVersion],
+        set: { pageToken: null, walkPages: 0, walkStartedAt: startedAt, walkKind: kind, walkFilter: filter, updatedAt: sql`now()` },
+      });
+  });
+}
+
+export interface CompleteWalkInput {
+  runId: string;
+  projectId: string;
+  apiVersion: ApiVersion;
+  /** Mark absent jobs deleted (only a complete walk from the first page may). */
+  detectDeletions: boolean;
+  /** Skip deletions when the walk saw less than this share of the live rows... */
+  minSeenShare: number;
+  /** ...unless the operator said so. */
+  allowMassDelete: boolean;
+  /** A full walk also records itself as the last full walk (start time and page count). Default full. */
+  kind?: WalkKind | undefined;
+  /** ISO completion time (the run's clock); default now(). */
+  at?: string | undefined;
+}
+
+export interface CompleteWalkResult {
+  deleted: number;
+  /** Why deletions were skipped, when they were. */
+  warning: string | undefined;
+}
+
+/** Ends a walk that reached its last page: deletes by absence (guarded), clears the token. */
+export async function completeWalk(db: Db, input: CompleteWalkInput): Promise<CompleteWalkResult> {
+  return db.transaction(async (tx) => {
+    // Run again after its commit went through unacknowledged (a retry on a dropped connection), the walk's
+    // seen ids are gone and every stored job would look unseen. A walk that reached its end has stored at
+    // least one page (walk_pages >= 1) and completing resets walk_pages to 0: then there is nothing to do.
+    const [state] = await tx.select({ walkPages: syncState.walkPages }).from(syncState)
+      .where(and(eq(syncState.projectId, input.projectId), eq(syncState.apiVersion, input.apiVersion))).for('update');
+    if ((state?.walkPages ?? 0) === 0) return { deleted: 0, warning: undefined };
+    let deleted = 0;
+    let warning: string | undefined;
+    if (input.detectDeletions) {
+      // "Not seen" must stay linear in the project's size. `id NOT IN (subquery)` is hashed only while
+      // the list fits in work_mem (~50 000 ids at the default 4 MB) and otherwise rescans it per stored
+      // job; a NOT EXISTS anti-join is linear as a hash join but quadratic as a nested loop, which the
+      // planner picks when its statistics still describe an empty table (a first backfill ends before
+      // autovacuum analyzes it: 250 000 jobs then took minutes per project). Nested loops are never the
+      // right plan here, so they are ruled out for this transaction.
+      await tx.execute(sql`SET LOCAL enable_nestloop = off`);
+      const unseen = sql`${classifyJobs.projectId} = ${input.projectId} AND ${classifyJobs.deletedAt} IS NULL
+        AND NOT EXISTS (SELECT FROM (SELECT unnest(job_ids) AS id FROM ${syncWalkSeen}
+          WHERE project_id = ${input.projectId} AND api_version = ${input.apiVersion}) AS seen WHERE seen.id = ${classifyJobs.id})`;
+      const [counts] = await queryRows<{ live: number; missing: number }>(tx, sql`
+        SELECT (SELECT count(*) FROM ${classifyJobs} WHERE ${classifyJobs.projectId} = ${input.projectId} AND ${classifyJobs.deletedAt} IS NULL)::int AS live,
+          (SELECT count(*) FROM ${classifyJobs} WHERE ${unseen})::int AS missing`);
+      const live = counts?.live ?? 0;
+      const missing = counts?.missing ?? 0;
+      const seenShare = live === 0 ? 1 : (live - missing) / live;
+      if (missing > 0 && seenShare < input.minSeenShare && !input.allowMassDelete) {
+        warning = `deletions skipped: the walk saw ${live - missing} of ${live} stored jobs (under ${Math.round(input.minSeenShare * 100)}%); `
+          + 'if the project really lost them, run again with --allow-mass-delete';
+      } else if (missing > 0) {
+        // Counted in SQL: a mass deletion must not bring every deleted id into memory.
+        const [row] = await queryRows<{ deleted: number }>(tx, sql`
+          WITH marked AS (UPDATE ${classifyJobs} SET deleted_at = now(), last_run_id = ${input.runId}::uuid WHERE ${unseen} RETURNING 1)
+          SELECT count(*)::int AS deleted FROM marked`);
+        deleted = row?.deleted ?? 0;
+      }
+      // A full walk settles the open rejects whose id it no longer saw: gone upstream, nothing to ask for.
+      // (Seen ones were settled by their page: stored, or replaced by a new reject.)
+      const [open] = warning === undefined
+        ? await queryRows<{ any: boolean }>(tx, sql`SELECT EXISTS (SELECT FROM ${syncRejects} WHERE project_id = ${input.projectId} AND settled_at IS NULL) AS any`)
+        : [];
+      if (open?.any) {
+        await tx.execute(sql`
+          UPDATE ${syncRejects} AS r SET settled_at = now()
+          WHERE r.project_id = ${input.projectId} AND r.settled_at IS NULL
+            AND NOT EXISTS (SELECT FROM (SELECT unnest(job_ids) AS id FROM ${syncWalkSeen}
+              WHERE project_id = ${input.projectId} AND api_version = ${input.apiVersion}) AS seen WHERE seen.id = r.job_id)`);
+      }
+    }
+    await tx.delete(syncWalkSeen).where(and(eq(syncWalkSeen.projectId, input.projectId), eq(syncWalkSeen.apiVersion, input.apiVersion)));
+    const full = (input.kind ?? 'full') === 'full';
+    await tx.update(syncState)
+      .set({
+        pageToken: null, walkPages: 0, lastCompleteWalkAt: input.at ?? sql`now()`, updatedAt: sql`now()`,
+        walkFilter: null,
+        lastCompleteWalkStartedAt: sql`${syncState.walkStartedAt}`,
+        ...(full && { lastFullWalkAt: sql`${syncState.walkStartedAt}`, lastFullWalkPages: sql`${syncState.walkPages}` }),
+      })
+      .where(and(eq(syncState.projectId, input.projectId), eq(syncState.apiVersion, input.apiVersion)));
+    await tx.update(syncRunProjects)
+      .set({ jobsDeleted: sql`${syncRunProjects.jobsDeleted} + ${deleted}`, ...(warning && { warning }) })
+      .where(and(eq(syncRunProjects.runId, input.runId), eq(syncRunProjects.projectId, input.projectId)));
+    return { deleted, warning };
+  });
+}
 
 /**
  * Records `version` as the one `--api auto` chose for the project (its sync_state row gets

@@ -17,6 +17,7 @@ import {
 } from './faults.ts';
 import { detailReply, type Reply } from './http.ts';
 import { PageTokens } from './paging.ts';
+import { randomUuid, seededRandom } from './prng.ts';
 import { ReplyError, type PageHook, type Route, type RouteContext, type SimState } from './routes.ts';
 import { ItemList, type ApiName, type ProjectAccess, type SimProject } from './store.ts';
 import { v1ListJobs } from './v1.ts';
@@ -32,6 +33,11 @@ const ALL_APIS: readonly ApiName[] = ['v1', 'v2'];
 export const DEFAULT_API_KEY = 'sim-key';
 export const DEFAULT_MAX_PAGE_SIZE = 100;
 export const DEFAULT_SEED = 1;
+
+/** The id of the index-th project under `seed`: stable, so a config file can name it. */
+export function simProjectId(seed: number, index: number): string {
+  return randomUuid(seededRandom(seed, `project:${index}`));
+}
 /** Where a same-origin redirect sends a request: the same path and query under this prefix. */
 export const MOVED_PREFIX = '/moved';
 

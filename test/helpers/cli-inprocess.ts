@@ -1,7 +1,8 @@
 // Runs the CLI in-process, the way bin/classify-sync.js does, and captures what it prints
 // (cheaper than a child process where the test needs no process boundary).
 import { Writable } from 'node:stream';
-import { main, type Io } from '../../src/cli.ts';
+import { main } from '../../src/cli.ts';
+import type { Io } from '../../src/commands/shared.ts';
 
 export interface CliResult {
   code: number;

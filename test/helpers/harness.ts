@@ -5,7 +5,7 @@ import { queryRows, type Db } from '../../src/db/connect.ts';
 import { silentLogger } from '../../src/log.ts';
 import { cleanJson } from '../../src/normalize.ts';
 import type { Simulator } from '../../src/simulator/index.ts';
-import { runSync, type SyncOptions } from '../../src/sync.ts';
+import { runSync, type SyncOptions } from '../../src/sync/run.ts';
 import type { TestDatabase } from './db.ts';
 
 export function testConfig(sim: Simulator, overrides: ConfigOverrides & { env?: Record<string, string> } = {}): Config {

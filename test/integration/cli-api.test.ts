@@ -1,7 +1,8 @@
 // The command line as an operator meets it: --api (auto by default), --full, and what each run prints.
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EXIT, main, type Io } from '../../src/cli.ts';
+import { main } from '../../src/cli.ts';
+import { EXIT, type Io } from '../../src/commands/shared.ts';
 import { startSimulator, type Simulator } from '../../src/simulator/index.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
 

@@ -4,7 +4,7 @@ import { sql } from 'drizzle-orm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config.ts';
 import { queryRows } from '../../src/db/connect.ts';
-import { completeWalk } from '../../src/db/store.ts';
+import { completeWalk } from '../../src/db/walks.ts';
 import { startSimulator, type Simulator } from '../../src/simulator/index.ts';
 import { runCli } from '../helpers/cli.ts';
 import { openTestDatabase, postgresReachable, type TestDatabase } from '../helpers/db.ts';

@@ -5,11 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXIT } from '../../src/cli.ts';
+import { EXIT } from '../../src/commands/shared.ts';
 import { connect, queryRows } from '../../src/db/connect.ts';
 import type { Report } from '../../src/report/data.ts';
 import { CSV_COLUMNS } from '../../src/report/csv.ts';
-import { runReport } from '../../src/report/command.ts';
+import { runReport } from '../../src/commands/report.ts';
 import { simProjectId, startSimulator, type Simulator, type V1Job } from '../../src/simulator/index.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import {

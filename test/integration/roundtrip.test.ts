@@ -4,7 +4,7 @@ import { sql } from 'drizzle-orm';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryRows } from '../../src/db/connect.ts';
-import { storePage } from '../../src/db/store.ts';
+import { storePage } from '../../src/db/pages.ts';
 import { normalizePage } from '../../src/normalize.ts';
 import { expectedOutcome, job, withoutNul, type GeneratedJob } from '../helpers/arbitraries.ts';
 import { openTestDatabase, postgresReachable, type TestDatabase } from '../helpers/db.ts';

@@ -6,7 +6,7 @@ import { silentLogger } from '../../src/log.ts';
 import { startSimulator, type Simulator, type V1Job } from '../../src/simulator/index.ts';
 import { openTestDatabase, postgresReachable, type Backend, type TestDatabase } from '../helpers/db.ts';
 import { count, expectedRaw, settledRowWrites, storedRaw, sync, testConfig } from '../helpers/harness.ts';
-import { runSync } from '../../src/sync.ts';
+import { runSync } from '../../src/sync/run.ts';
 
 const A = '11111111-1111-4111-8111-111111111111';
 const B = '22222222-2222-4222-8222-222222222222';

@@ -1,11 +1,11 @@
 // The worker in one process on the embedded PGlite database: same schedule logic, in-process locks.
 import { sql } from 'drizzle-orm';
 import { afterEach, describe, expect, it } from 'vitest';
-import { exitCodeOf } from '../../src/cli.ts';
+import { exitCodeOf } from '../../src/commands/shared.ts';
 import { queryRows } from '../../src/db/connect.ts';
 import { silentLogger } from '../../src/log.ts';
 import { startSimulator, type Simulator } from '../../src/simulator/index.ts';
-import { createWorker } from '../../src/worker.ts';
+import { createWorker } from '../../src/worker/schedule.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { count, expectedRaw, storedRaw, sync, testConfig } from '../helpers/harness.ts';
 import { eventually } from '../helpers/worker.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { WalkState } from '../../src/db/store.ts';
+import type { WalkState } from '../../src/db/walks.ts';
 import { pagesSaved, planWalk, type PlanInput } from '../../src/plan.ts';
 
 const HOUR = 3_600_000;

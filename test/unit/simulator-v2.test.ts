@@ -1,8 +1,8 @@
 // The simulator's v2 endpoint as a client sees it, and serving only one API version.
 
 import { afterEach, describe, expect, it } from 'vitest';
+import { runSimulatorCli } from '../../src/commands/simulator.ts';
 import {
-  runSimulatorCli,
   simProjectId,
   startSimulator,
   V2_STATUSES,

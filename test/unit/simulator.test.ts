@@ -1,8 +1,8 @@
 // The simulator as a client sees it: real HTTP requests with fetch against a running instance.
 
 import { afterEach, describe, expect, it } from 'vitest';
+import { runSimulatorCli } from '../../src/commands/simulator.ts';
 import {
-  runSimulatorCli,
   seedProjectJobs,
   simProjectId,
   MOVED_PREFIX,

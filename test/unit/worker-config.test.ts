@@ -3,7 +3,7 @@ import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli.ts';
 import { loadConfig } from '../../src/config.ts';
-import { scheduleIntervalMs } from '../../src/worker.ts';
+import { scheduleIntervalMs } from '../../src/worker/schedule.ts';
 
 async function run(argv: string[], env: Record<string, string> = {}) {
   const stdout = new PassThrough();

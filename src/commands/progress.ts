@@ -1,6 +1,6 @@
 // Live backfill progress: redrawn lines on a terminal, periodic log lines elsewhere.
-import type { Logger } from './log.ts';
-import type { Progress } from './sync.ts';
+import type { Logger } from '../log.ts';
+import type { Progress } from '../sync/project.ts';
 
 const SECOND = 1000;
 

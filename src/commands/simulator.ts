@@ -1,12 +1,6 @@
-// Standalone simulator: `tsx src/simulator/main.ts --projects 3 --jobs 250`, or via the app's CLI.
-
-import { pathToFileURL } from 'node:url';
+// `classify-sync simulator`: the bundled LlamaCloud simulator as a standalone server, until stopped.
 import { parseArgs } from 'node:util';
-import { randomUuid, seededRandom } from './prng.ts';
-import { DEFAULT_API_KEY, DEFAULT_SEED, startSimulator } from './server.ts';
-import type { ApiName } from './store.ts';
-import { V1_JOBS_PATH } from './v1.ts';
-import { V2_JOBS_PATH } from './v2.ts';
+import { DEFAULT_API_KEY, DEFAULT_SEED, simProjectId, startSimulator, V1_JOBS_PATH, V2_JOBS_PATH, type ApiName } from '../simulator/index.ts';
 
 const PATHS: Record<ApiName, string> = { v1: V1_JOBS_PATH, v2: V2_JOBS_PATH };
 
@@ -21,11 +15,6 @@ const USAGE = `Usage: simulator [options]
   --api-key <key>     accepted API key (default ${DEFAULT_API_KEY})
   --apis <list>       API versions served, comma-separated (default v1,v2)
   --hostile           also serve items Postgres would refuse (see src/simulator/hostile.ts)`;
-
-/** The id of the index-th project under `seed`: stable, so a config file can name it. */
-export function simProjectId(seed: number, index: number): string {
-  return randomUuid(seededRandom(seed, `project:${index}`));
-}
 
 export interface SimulatorCliIo {
   /** Receives each output line. Default: stdout. */
@@ -119,12 +108,4 @@ function integerFlag(name: string, value: string, min: number): number {
   const number = Number(value);
   if (!Number.isInteger(number) || number < min) throw new Error(`${name} must be an integer >= ${min}, got "${value}"`);
   return number;
-}
-
-// Run directly: `tsx src/simulator/main.ts ...`.
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  runSimulatorCli(process.argv.slice(2)).catch((error: unknown) => {
-    process.stderr.write(`simulator: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exitCode = 1;
-  });
 }

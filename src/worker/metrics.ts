@@ -3,8 +3,9 @@
 // Counters count what this process did since it started; the last-success gauge is read from the
 // database on each scrape, so every replica reports the same freshness whichever replica synced.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { ProjectFreshness } from './db/runs.ts';
-import type { RunResult, SyncObserver } from './sync.ts';
+import type { ProjectFreshness } from '../db/runs.ts';
+import type { SyncObserver } from '../sync/project.ts';
+import type { RunResult } from '../sync/run.ts';
 
 const SECOND = 1000;
 

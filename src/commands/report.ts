@@ -1,13 +1,14 @@
 // `classify-sync report`: the stored jobs' outcomes for people (table, html) and tools (json, csv).
 // Reads the database only (plus pending migrations, like every command); needs no API key.
 import { writeFileSync } from 'node:fs';
-import { pino } from 'pino';
-import { EXIT, openDatabase, type Io } from '../cli.ts';
 import { loadConfig } from '../config.ts';
+import { openDatabase } from '../db/connect.ts';
+import { errorCode, errorMessage } from '../errors.ts';
 import { createLogger } from '../log.ts';
-import { loadReport, ReportTimeoutError } from './data.ts';
-import { DEFAULT_SINCE, parseFormat, parseSince, ReportOptionError } from './options.ts';
-import { renderReport } from './render.ts';
+import { loadReport, ReportTimeoutError } from '../report/data.ts';
+import { DEFAULT_SINCE, parseFormat, parseSince, ReportOptionError } from '../report/options.ts';
+import { renderReport } from '../report/render.ts';
+import { EXIT, type Io } from './shared.ts';
 
 export interface ReportFlags {
   project?: string[] | undefined;
@@ -38,7 +39,7 @@ export async function runReport(flags: ReportFlags, io: Io, clock: () => number 
   const log = createLogger({
     level: flags['log-level'] === undefined ? 'warn' : config.logLevel,
     secrets: config.secrets,
-    destination: pino.destination({ fd: 2, sync: true }),
+    stderr: true,
   });
   const database = await openDatabase(config, log);
   let text: string;
@@ -68,7 +69,7 @@ export async function runReport(flags: ReportFlags, io: Io, clock: () => number 
   try {
     writeFileSync(flags.out, text);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    const code = errorCode(error) ?? errorMessage(error);
     io.stderr.write(`classify-sync: cannot write the report to ${flags.out} (${code}): check --out\n`);
     return EXIT.cannotRun;
   }

@@ -1,13 +1,13 @@
 // `classify-sync demo`: the bundled simulator in-process → a real sync into an embedded database → a summary.
 // Needs no key, no server and no setup; it never touches DATABASE_URL.
-import type { Io } from './cli.ts';
-import { openDatabase, printResult } from './cli.ts';
-import { loadConfig, type ConfigOverrides } from './config.ts';
-import { createLogger } from './log.ts';
-import { loadReport } from './report/data.ts';
-import { renderTable } from './report/table.ts';
-import { simProjectId, startSimulator } from './simulator/index.ts';
-import { runSync } from './sync.ts';
+import { loadConfig, type ConfigOverrides } from '../config.ts';
+import { openDatabase } from '../db/connect.ts';
+import { createLogger } from '../log.ts';
+import { loadReport } from '../report/data.ts';
+import { renderTable } from '../report/table.ts';
+import { simProjectId, startSimulator } from '../simulator/index.ts';
+import { runSync } from '../sync/run.ts';
+import { printResult, type Io } from './shared.ts';
 
 const DAY = 86_400_000;
 const DEMO_SEED = 42;

@@ -3,10 +3,10 @@
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import type { Db } from './db/connect.ts';
-import { describeDbError } from './db/errors.ts';
-import { projectFreshness } from './db/runs.ts';
-import { scrub, type Logger } from './log.ts';
+import type { Db } from '../db/connect.ts';
+import { describeDbError } from '../db/errors.ts';
+import { projectFreshness } from '../db/runs.ts';
+import { scrub, type Logger } from '../log.ts';
 
 const HOUR = 3_600_000;
 

@@ -1,0 +1,57 @@
+// What every command shares: the streams it writes to, the exit codes, and how a run's result and a
+// failure are printed.
+import { ConfigError, envSecrets } from '../config.ts';
+import { DatabaseError } from '../db/connect.ts';
+import { errorCode, errorMessage } from '../errors.ts';
+import { scrub } from '../log.ts';
+import type { RunResult } from '../sync/run.ts';
+
+export const EXIT = { ok: 0, cannotRun: 1, someFailed: 2 } as const;
+
+export interface Io {
+  env: Readonly<Record<string, string | undefined>>;
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+/** Thrown for a wrong command line; exits 1 with the message and a pointer to --help. */
+export class UsageError extends Error {}
+
+export function line(stream: NodeJS.WritableStream, text: string): void {
+  stream.write(`${text}\n`);
+}
+
+/** One line per project on stderr (or the stream given): what it did, or why it failed or was skipped. */
+export function printResult(result: RunResult, io: Pick<Io, 'stderr'>): void {
+  for (const p of result.projects) {
+    const label = p.name ? `${p.projectId} (${p.name})` : p.projectId;
+    if (p.status === 'failed') {
+      line(io.stderr, `classify-sync: project ${label} failed: ${p.error ?? 'unknown error'}`);
+    } else if (p.status === 'skipped') {
+      line(io.stderr, `classify-sync: project ${label} skipped: ${p.warning ?? 'no reason given'}`);
+    } else {
+      const saved = !p.pagesSaved ? '' : p.pagesSaved > 0 ? `, ${p.pagesSaved} fewer than a full walk` : `, ${-p.pagesSaved} more than a full walk`;
+      line(io.stderr, `classify-sync: project ${label} ${p.status} (${p.apiVersion}, ${p.mode}): ${p.pages} pages${saved}, ${p.jobsSeen} jobs `
+        + `(${p.inserted} new, ${p.updated} updated, ${p.unchanged} unchanged, ${p.deleted} deleted), `
+        + `${p.rejects} rejected, ${p.retries} retries${p.warning ? `; warning: ${p.warning}` : ''}`);
+    }
+  }
+}
+
+export function exitCodeOf(result: RunResult): number {
+  return result.projects.some((p) => p.status === 'failed') ? EXIT.someFailed : EXIT.ok;
+}
+
+/** Prints a command's failure as one line (scrubbed of every secret in the environment); exits 1. */
+export function printFailure(error: unknown, io: Io): number {
+  const message = scrub(errorMessage(error), envSecrets(io.env));
+  const code = errorCode(error);
+  if (error instanceof UsageError || code?.startsWith('ERR_PARSE_ARGS')) {
+    line(io.stderr, `classify-sync: ${message} (see classify-sync --help)`);
+  } else if (error instanceof ConfigError || error instanceof DatabaseError) {
+    line(io.stderr, `classify-sync: ${message}`);
+  } else {
+    line(io.stderr, `classify-sync: unexpected error: ${message}`);
+  }
+  return EXIT.cannotRun;
+}

@@ -1,0 +1,5 @@
+// The process entry: argv → the command line → the exit code. `bin/classify-sync.js` runs it from the
+// TypeScript sources; the container image runs the build, `node dist/main.js`.
+import { main } from './cli.ts';
+
+process.exitCode = await main(process.argv.slice(2), { env: process.env, stdout: process.stdout, stderr: process.stderr });
