@@ -3,7 +3,7 @@
 # dependencies only, running as the unprivileged `node` user.
 #   docker build -t classify-sync .
 #   docker run --env-file .env classify-sync            # see docker-compose.yml and docs/worker.md
-# Any other command works too, e.g.: docker run --env-file .env classify-sync node dist/cli.js sync
+# Any other command works too, e.g.: docker run --env-file .env classify-sync node dist/main.js sync
 
 ARG NODE_VERSION=24
 
@@ -47,4 +47,4 @@ HEALTHCHECK --interval=1m --timeout=10s --start-period=15m --retries=3 \
 # SIGTERM stops it cleanly (the page being stored commits); give it more than shutdownTimeoutMs (30 s),
 # e.g. `docker stop -t 45`, `stop_grace_period: 45s`, or terminationGracePeriodSeconds: 45.
 STOPSIGNAL SIGTERM
-CMD ["node", "dist/cli.js", "worker"]
+CMD ["node", "dist/main.js", "worker"]

@@ -78,7 +78,8 @@ function copyValue(value: unknown): string {
   if (typeof value === 'string') text = value;
   else if (Array.isArray(value)) text = `{${value.join(',')}}`;
   else if (typeof value === 'object') text = JSON.stringify(value);
-  else text = String(value);
+  else if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') text = String(value);
+  else text = JSON.stringify(value);
   return text.replace(/[\\\t\n\r]/g, (c) => ESCAPES[c] ?? c);
 }
 

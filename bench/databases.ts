@@ -23,7 +23,7 @@ export async function freshDatabase(kind: DbKind, adminUrl: string | undefined, 
     const dir = mkdtempSync(join(tmpdir(), 'cs-bench-pglite-'));
     return {
       kind, url: undefined, pgliteDir: dir,
-      drop: async () => { if (!keep) rmSync(dir, { recursive: true, force: true }); },
+      drop: () => { if (!keep) rmSync(dir, { recursive: true, force: true }); return Promise.resolve(); },
     };
   }
   if (!adminUrl) throw new Error('--db postgres needs DATABASE_URL (any database on the server; the bench creates its own)');

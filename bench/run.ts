@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { errorMessage } from '../src/errors.ts';
 import { copyAll, copyCollector, walkAll } from './ceilings.ts';
 import { freshDatabase, processCpuMs, serverVersion, type BenchDatabase, type DbKind } from './databases.ts';
 import type { SyncChildReport, TableCounts } from './protocol.ts';
@@ -262,7 +263,7 @@ async function main(): Promise<number> {
   try {
     options = parseOptions(process.argv.slice(2));
   } catch (error) {
-    process.stderr.write(`bench: ${(error as Error).message}\n${USAGE}\n`);
+    process.stderr.write(`bench: ${errorMessage(error)}\n${USAGE}\n`);
     return 1;
   }
   if (options.help) {

@@ -3,11 +3,12 @@
 import { readFileSync } from 'node:fs';
 import cron from 'node-cron';
 import { z } from 'zod';
+import { errorCode, errorMessage } from './errors.ts';
 
 export const DEFAULT_BASE_URL = 'https://api.cloud.llamaindex.ai';
 export const DEFAULT_API_KEY_ENV = 'LLAMA_CLOUD_API_KEY';
 export const DEFAULT_PGLITE_DIR = './data/pglite';
-/** The v2 list endpoint rejects page sizes above 100; v1 documents none, so 100 is the safe maximum for both. */
+/** The v2 list endpoint answers 422 to a page_size above 100; v1 documents none, so 100 is the safe maximum for both. */
 export const MAX_PAGE_SIZE = 100;
 
 export class ConfigError extends Error {
@@ -169,13 +170,13 @@ function readConfigFile(path: string): unknown {
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+    const code = errorCode(error) ?? 'unreadable';
     throw new ConfigError(`config file ${path} cannot be read (${code}): check the --config path or CLASSIFY_SYNC_CONFIG`);
   }
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {
-    throw new ConfigError(`config file ${path} is not valid JSON (${(error as Error).message}): fix the file`);
+    throw new ConfigError(`config file ${path} is not valid JSON (${errorMessage(error)}): fix the file`);
   }
 }
 
@@ -324,7 +325,7 @@ export function loadConfig(overrides: ConfigOverrides, env: Env): Config {
   const envProjects = (env.CLASSIFY_SYNC_PROJECTS ?? '').split(',').map((id) => id.trim()).filter((id) => id.length > 0);
   const projectIds = overrides.projects && overrides.projects.length > 0 ? overrides.projects : envProjects;
   const projectSpecs = projectIds.length > 0
-    ? projectIds.map((id) => ({ id }) as z.infer<typeof projectSchema>)
+    ? projectIds.map((id): z.infer<typeof projectSchema> => ({ id }))
     : file.projects;
   const projects = projectSpecs.map((p): ProjectConfig => {
     const apiKeyEnv = p.apiKeyEnv ?? DEFAULT_API_KEY_ENV;

@@ -29,7 +29,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       name: 'classify-sync',
       level: options.level ?? 'info',
       redact: { paths: REDACT_PATHS, censor: '***' },
-      base: undefined,
+      // No pid or hostname on every line; pino still adds `name`.
+      base: {},
       timestamp: pino.stdTimeFunctions.isoTime,
       hooks: secrets.length > 0 ? { streamWrite: (line) => scrub(line, secrets) } : {},
     },

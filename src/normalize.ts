@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import type { ApiVersion } from './config.ts';
 import type { JobRow, ParsingRow, RuleRow } from './db/schema.ts';
+import { errorMessage } from './errors.ts';
 import { expandPageSpec } from './pagespec.ts';
 import { scrub } from './scrub.ts';
 
@@ -124,7 +125,7 @@ const timestampField = z.string().transform((value, ctx) => {
   try {
     return normalizeTimestamp(value);
   } catch (error) {
-    ctx.addIssue({ code: 'custom', message: (error as Error).message });
+    ctx.addIssue({ code: 'custom', message: errorMessage(error) });
     return z.NEVER;
   }
 });
@@ -372,7 +373,7 @@ export function normalizePage(items: readonly unknown[], ctx: NormalizeContext):
       result = normalizeItem(item, ctx);
     } catch (error) {
       // One item that cannot be processed at all (e.g. nested too deep) is quarantined, never the page.
-      result = reject(item, `item cannot be processed: ${(error as Error).message}`, ctx);
+      result = reject(item, `item cannot be processed: ${errorMessage(error)}`, ctx);
     }
     if (!result.ok) {
       rejects.push(result.reject);

@@ -70,7 +70,7 @@ export async function runSimulatorCli(argv: string[], io: SimulatorCliIo = {}): 
     seed,
     apiKey: values['api-key'],
     latencyMs: integerFlag('--latency-ms', values['latency-ms'], 0),
-    faults: faultRate > 0 ? { rate: faultRate } : undefined,
+    ...(faultRate > 0 && { faults: { rate: faultRate } }),
     port: integerFlag('--port', values.port, 0),
     host: values.host,
     apis,

@@ -100,7 +100,7 @@ export async function runWorkerCommand(overrides: ConfigOverrides, options: Work
         exit(1);
       }, config.shutdownTimeoutMs);
       deadline.unref();
-      (async () => {
+      void (async () => {
         await worker.stop();
         await server?.close();
         await database.close();

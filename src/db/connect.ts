@@ -39,8 +39,9 @@ const MIGRATE_LOCK = 'classify-sync:migrate';
 
 /** Rows of a raw query, whichever driver runs it. */
 export async function queryRows<T>(db: Db, query: SQL): Promise<T[]> {
-  const result = (await db.execute(query)) as unknown as { rows: T[] };
-  return result.rows;
+  // Both drivers' results carry `rows`; the Drizzle type over either driver does not say so.
+  const result: unknown = await db.execute(query);
+  return (result as { rows: T[] }).rows;
 }
 
 export interface ConnectOptions {

@@ -10,7 +10,7 @@
 // threshold involved, and it holds across hosts because the lock lives in the shared database.
 import { and, desc, eq, gte, inArray, ne, sql } from 'drizzle-orm';
 import type { ApiVersion } from '../config.ts';
-import type { Database, Db } from './connect.ts';
+import { queryRows, type Database, type Db } from './connect.ts';
 import { sqlState } from './errors.ts';
 import { syncRunProjects, syncRuns } from './schema.ts';
 import { MATERIALIZED_VIEWS } from './views.ts';
@@ -108,7 +108,7 @@ async function markAbandoned(db: Db, run: AbandonedRun): Promise<boolean> {
 /** Records that this run left a project alone, and why. */
 export async function skipProject(db: Db, row: { runId: string; projectId: string; reason: string }): Promise<void> {
   await db.insert(syncRunProjects).values({
-    runId: row.runId, projectId: row.projectId, status: 'skipped', finishedAt: sql`now()` as unknown as string, warning: row.reason,
+    runId: row.runId, projectId: row.projectId, status: 'skipped', finishedAt: sql`now()`, warning: row.reason,
   }).onConflictDoNothing();
 }
 
@@ -191,8 +191,8 @@ export async function refreshReportingViews(db: Db, options: RefreshOptions): Pr
     if (leftMs <= 0) return 'timed out';
     try {
       const stopped = await db.transaction(async (tx) => {
-        const result = await tx.execute(sql`SELECT set_config('statement_timeout', ${String(leftMs)}, true), pg_backend_pid() AS pid`);
-        const pid = (result as unknown as { rows: { pid: number }[] }).rows[0]?.pid;
+        const [row] = await queryRows<{ pid: number }>(tx, sql`SELECT set_config('statement_timeout', ${String(leftMs)}, true), pg_backend_pid() AS pid`);
+        const pid = row?.pid;
         // A pooled connection other than the transaction's asks the server to cancel it (the transaction's
         // own connection is busy). Only the statement running is cancelled; the transaction then rolls back.
         const cancel = () => {

@@ -8,7 +8,7 @@ import { v2PageUrl, type ListFilter } from './v2.ts';
 
 export type PageUrlBuilder = (baseUrl: string, params: PageParams, filter?: ListFilter) => URL;
 
-const URL_BUILDERS: Record<ApiVersion, PageUrlBuilder | undefined> = {
+const URL_BUILDERS: Record<ApiVersion, PageUrlBuilder> = {
   v1: v1PageUrl,
   v2: v2PageUrl,
 };
@@ -34,7 +34,6 @@ export function projectPageFetcher(
   options: FetchPageOptions = {},
 ): FetchPage {
   const buildUrl = URL_BUILDERS[version];
-  if (!buildUrl) throw new Error(`API ${version} is not supported yet`);
   if (version === 'v1' && options.filter !== undefined) throw new Error('the v1 list cannot filter: walk it whole');
   return (token) => {
     const url = buildUrl(config.baseUrl, {

@@ -1,6 +1,7 @@
 // One HTTP GET against LlamaCloud: timeout, auth header, same-origin redirects only, a capped body
 // read, and a typed ApiError. Headers are never logged; error texts carry the API's `detail`, never
 // the request's credentials.
+import { errorMessage } from '../errors.ts';
 
 /** Statuses the official LlamaCloud clients retry (plus every 5xx). */
 const RETRYABLE_STATUSES = new Set([408, 409, 429]);
@@ -48,7 +49,7 @@ export function extractDetail(body: string): string | undefined {
     if (typeof detail === 'string') return detail;
     if (Array.isArray(detail)) {
       return detail
-        .map((d: { loc?: unknown[]; msg?: unknown }) => `${Array.isArray(d.loc) ? d.loc.join('.') : '?'}: ${String(d.msg ?? '')}`)
+        .map((d: { loc?: unknown[]; msg?: unknown }) => `${Array.isArray(d.loc) ? d.loc.join('.') : '?'}: ${typeof d.msg === 'string' ? d.msg : JSON.stringify(d.msg ?? '')}`)
         .join('; ');
     }
   } catch {
@@ -104,7 +105,7 @@ async function readCapped(response: Response, maxBytes: number, inspect?: (chunk
   if (!response.body) return '';
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for await (const chunk of response.body) {
+  for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
     size += chunk.byteLength;
     if (size > maxBytes) {
       await response.body.cancel().catch(() => undefined);
@@ -163,8 +164,8 @@ export async function getJson(url: URL, options: GetJsonOptions): Promise<unknow
     if (timeout.aborted) {
       throw new ApiError(`no response within ${options.timeoutMs} ms (requestTimeoutMs)`, 'timeout', undefined, undefined, true);
     }
-    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    const reason = cause?.code ?? cause?.message ?? (error as Error).message;
+    const cause = error instanceof Error ? (error.cause as { code?: string; message?: string } | undefined) : undefined;
+    const reason = cause?.code ?? cause?.message ?? errorMessage(error);
     throw new ApiError(`network error: ${reason}`, 'network', undefined, undefined, true);
   }
 

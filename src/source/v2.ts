@@ -1,11 +1,10 @@
 // v2: GET /api/v2/classify (the current API; see docs/api-versions.md). Request parameters only:
 // items are validated one by one in normalize.ts, so one bad item never costs its page.
 import { z } from 'zod';
+import { MAX_PAGE_SIZE } from '../config.ts';
 import type { PageParams } from './page.ts';
 
 export const V2_PATH = '/api/v2/classify';
-/** v2 answers 422 to a page_size above 100. */
-export const V2_MAX_PAGE_SIZE = 100;
 
 /** The list filters a walk may use (v2 only: v1 cannot filter). */
 export const listFilterSchema = z.strictObject({
@@ -20,7 +19,7 @@ export function v2PageUrl(baseUrl: string, params: PageParams, filter: ListFilte
   const url = new URL(V2_PATH, `${baseUrl}/`);
   url.searchParams.set('project_id', params.projectId);
   if (params.organizationId) url.searchParams.set('organization_id', params.organizationId);
-  url.searchParams.set('page_size', String(Math.min(params.pageSize, V2_MAX_PAGE_SIZE)));
+  url.searchParams.set('page_size', String(Math.min(params.pageSize, MAX_PAGE_SIZE)));
   if (params.pageToken) url.searchParams.set('page_token', params.pageToken);
   if (filter.createdAtOnOrAfter) url.searchParams.set('created_at_on_or_after', filter.createdAtOnOrAfter);
   for (const id of filter.jobIds ?? []) url.searchParams.append('job_ids', id);

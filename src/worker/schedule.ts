@@ -40,7 +40,7 @@ export interface Worker {
 }
 
 /** node-cron's own warnings (missed executions after a blocked event loop) go to our log as fields. */
-function cronLogger(log: Logger): NonNullable<Parameters<typeof cron.schedule>[2]>['logger'] {
+function cronLogger(log: Logger): NonNullable<NonNullable<Parameters<typeof cron.schedule>[2]>['logger']> {
   const text = (message: string | Error) => (message instanceof Error ? message.message : message);
   return {
     info: (message) => log.info({ component: 'node-cron' }, message),
@@ -54,7 +54,7 @@ function cronLogger(log: Logger): NonNullable<Parameters<typeof cron.schedule>[2
 export function scheduleIntervalMs(schedule: string, timezone: string): number {
   const probe = cron.createTask(schedule, () => undefined, { timezone });
   const [first, second] = probe.getNextRuns(2);
-  probe.destroy();
+  void probe.destroy();
   if (!first || !second) throw new Error(`schedule ${schedule} has no next runs`);
   return second.getTime() - first.getTime();
 }
