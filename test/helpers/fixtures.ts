@@ -15,15 +15,19 @@ export interface FixtureOptions {
   shared?: boolean;
 }
 
-/** The database of the test running now. */
-export type TestDatabaseAccessor = () => TestDatabase;
+/**
+ * The database of the test running now; `current` is it or undefined (no database: Postgres is
+ * unreachable and the test skipped, or outside the hooks), for cleanups that must not throw.
+ */
+export type TestDatabaseAccessor = (() => TestDatabase) & { readonly current: TestDatabase | undefined };
 
 function accessor(name: string, current: () => TestDatabase | undefined): TestDatabaseAccessor {
-  return () => {
+  const get = () => {
     const database = current();
     if (!database) throw new Error(`${name}: no test database here (called outside a test, or before its hooks ran?)`);
     return database;
   };
+  return Object.defineProperty(get, 'current', { get: current }) as TestDatabaseAccessor;
 }
 
 /** A Postgres database on the test server (TEST_DATABASE_URL): a fresh one for each test unless `shared`. */
