@@ -55,7 +55,7 @@ describe('database faults (real Postgres)', () => {
         // Mid-run: while both walks are under way (60 pages in all; B's 24 end around the 48th), so the kills
         // hit page transactions and the pool, not a project's first or last bookkeeping statements (see
         // docs/reliability.md).
-        const pages = sim!.stats.pages;
+        const pages = sim.stats.pages;
         if (pages < 4 || pages > 42) continue;
         // Only once both projects committed a page since the last kill: the page it hit went through, so no
         // page is killed twice (5 attempts each).

@@ -135,7 +135,7 @@ describe('hostile and odd input (real Postgres)', () => {
     sim.insertRawItem(H, item('odd-enums-3', { status: 'constructor' }));
     const { log, lines } = memoryLogger();
     expect((await sync(config(), tdb(), { log })).projects[0]).toMatchObject({ status: 'succeeded', rejects: 0, inserted: 28 });
-    expect(await row('odd-enums-1')).toMatchObject({ status: 'ARCHIVED', outcome: 'unknown', mode: 'TURBO', raw: expect.objectContaining(extra) });
+    expect(await row('odd-enums-1')).toMatchObject({ status: 'ARCHIVED', outcome: 'unknown', mode: 'TURBO', raw: expect.objectContaining(extra) as object });
     expect(await row('odd-enums-3')).toMatchObject({ status: 'constructor', outcome: 'unknown' });
     expect(await queryRows(db(), sql`SELECT lang FROM classify_job_parsing_settings WHERE job_id = 'odd-enums-1'`)).toEqual([{ lang: 'xx-klingon' }]);
     const warnings = lines().filter((l) => l.msg === 'unexpected value').map((l) => String(l.warning));

@@ -235,7 +235,7 @@ describe('report on the embedded database (PGlite)', () => {
       const database = await connect({ databaseUrl: undefined, pgliteDir: dir });
       await database.migrate();
       const config = testConfig(sim, { projects: [A, B] });
-      await sync(config, { database, url: undefined, reset: async () => undefined, close: () => database.close() });
+      await sync(config, { database, url: undefined, reset: () => Promise.resolve(), close: () => database.close() });
       await database.close();
 
       const result = await runCliInProcess(['report', '--format', 'json', '--pglite-dir', dir, '--since', SINCE_14D], {});
