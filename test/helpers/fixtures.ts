@@ -59,8 +59,9 @@ export function usePostgres(options: FixtureOptions = {}): TestDatabaseAccessor 
 }
 
 /**
- * A database on `backend`, for suites that run on both: Postgres as usePostgres() gives it; PGlite one
- * in-memory database for the whole describe block (its start is slow), emptied before each test.
+ * A database on `backend`, for suites that run on both: Postgres as usePostgres(options) gives it;
+ * PGlite always one in-memory database for the whole describe block (its start is slow), emptied
+ * before each test.
  */
 export function useBackend(backend: Backend, options: FixtureOptions = {}): TestDatabaseAccessor {
   if (backend === 'postgres') return usePostgres(options);
