@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import { main } from '../../src/cli.ts';
 import type { Io } from '../../src/commands/shared.ts';
 
-export interface CliResult {
+export interface InProcessCliResult {
   code: number;
   stdout: string;
   stderr: string;
@@ -26,7 +26,8 @@ export function captureIo(env: Record<string, string | undefined>): { io: Io; ou
   };
 }
 
-export async function runCli(argv: readonly string[], env: Record<string, string | undefined> = {}): Promise<CliResult> {
+/** main() with `argv` and `env` in this process (cli.ts' runCli spawns bin/classify-sync.js instead). */
+export async function runCliInProcess(argv: readonly string[], env: Record<string, string | undefined> = {}): Promise<InProcessCliResult> {
   const { io, out, err } = captureIo(env);
   const code = await main(argv, io);
   return { code, stdout: out(), stderr: err() };

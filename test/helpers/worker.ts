@@ -145,7 +145,7 @@ export function groupProcesses(pgid: number): string[] {
 }
 
 /** Polls `check` until it returns a value that is not undefined/false. */
-export async function eventually<T>(check: () => Promise<T | undefined | false>, what: string, timeoutMs = 30_000): Promise<T> {
+export async function eventually<T>(check: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();

@@ -37,7 +37,7 @@ function expectFigures(result: BenchResult, scenarios: string[]): void {
     expect(s.writeCeiling?.rowsPerSecond).toBeGreaterThan(0);
     expect(s.cold?.ratioToCeiling).toBeGreaterThan(0);
   }
-  expect(s.cold).toMatchObject({ jobs: 300, rows: s.writeCeiling?.rows ?? expect.any(Number) });
+  expect(s.cold).toMatchObject({ jobs: 300, rows: s.writeCeiling?.rows ?? (expect.any(Number) as number) });
   expect(s.cold?.jobsPerSecond).toBeGreaterThan(0);
   expect(s.warm).toMatchObject({ jobs: 300, unchanged: 300, rowVersions: { jobs: 0, rules: 0, parsingSettings: 0, statusChanges: 0 } });
   expect(s.warm?.ratioToCold).toBeGreaterThan(0);

@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../src/simulator/index.ts';
-import { openTestDatabase, postgresReachable, type TestDatabase } from '../helpers/db.ts';
+import { postgresReachable } from '../helpers/db.ts';
+import { usePostgres } from '../helpers/fixtures.ts';
 import { runCli, writeConfig } from '../helpers/cli.ts';
 import { count, expectedRaw, storedRaw } from '../helpers/harness.ts';
 
@@ -14,7 +15,6 @@ const KEY = 'llx-test-key-0123456789abcdefghij';
 
 describe('classify-sync CLI', () => {
   let sim: Simulator;
-  let tdb: TestDatabase;
   let env: Record<string, string>;
 
   beforeAll(async () => {
@@ -30,14 +30,9 @@ describe('classify-sync CLI', () => {
   afterAll(async () => {
     await sim?.stop();
   });
-  beforeEach(async (ctx) => {
-    if (!sim) return ctx.skip();
-    await tdb?.close();
-    tdb = await openTestDatabase('postgres');
-    env = { LLAMA_CLOUD_API_KEY: KEY, LLAMA_CLOUD_BASE_URL: sim.url, DATABASE_URL: tdb.url as string };
-  });
-  afterAll(async () => {
-    await tdb?.close();
+  const tdb = usePostgres();
+  beforeEach(() => {
+    env = { LLAMA_CLOUD_API_KEY: KEY, LLAMA_CLOUD_BASE_URL: sim.url, DATABASE_URL: tdb().url as string };
   });
 
   it('exits 0 when every project synced, with JSON log lines that carry runId and projectId', async () => {
@@ -45,7 +40,7 @@ describe('classify-sync CLI', () => {
     const r = await runCli(['sync', '--config', config], env);
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(new RegExp(`project ${A} \\(invoices\\) succeeded \\(v1, full\\): 2 pages, 120 jobs`));
-    for (const id of [A, B]) expect(await storedRaw(tdb.database.db, id)).toEqual(expectedRaw(sim, id));
+    for (const id of [A, B]) expect(await storedRaw(tdb().database.db, id)).toEqual(expectedRaw(sim, id));
     const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     const synced = lines.filter((l) => l.msg === 'project synced');
     expect(synced.map((l) => l.projectId).sort()).toEqual([A, B].sort());
@@ -60,7 +55,7 @@ describe('classify-sync CLI', () => {
     expect(failures).toEqual([
       `classify-sync: project ${FORBIDDEN} failed: HTTP 403 You do not have access to this project: the key in LLAMA_CLOUD_API_KEY may not read this project: keys are project-scoped, give this project its own apiKeyEnv`,
     ]);
-    expect((await storedRaw(tdb.database.db, A)).size).toBe(120);
+    expect((await storedRaw(tdb().database.db, A)).size).toBe(120);
   });
 
   it('a wrong key writes no job, exits 2, and never prints the key', async () => {
@@ -69,7 +64,7 @@ describe('classify-sync CLI', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/HTTP 401 Invalid authentication token: check LLAMA_CLOUD_API_KEY/);
     expect(r.stdout + r.stderr).not.toContain(wrongKey);
-    expect(await count(tdb.database.db, sql`SELECT count(*) AS n FROM classify_jobs`)).toBe(0);
+    expect(await count(tdb().database.db, sql`SELECT count(*) AS n FROM classify_jobs`)).toBe(0);
   });
 
   it('uses a per-project key from the variable the config names', async () => {

@@ -1,11 +1,11 @@
 // Concurrency: two `classify-sync sync` processes on the same projects at once end in the same data set
 // as one, with each upstream change recorded once.
 import { sql } from 'drizzle-orm';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { queryRows } from '../../src/db/connect.ts';
 import { startSimulator, type Simulator, type V1Job } from '../../src/simulator/index.ts';
 import { runCli } from '../helpers/cli.ts';
-import { openTestDatabase, postgresReachable, type TestDatabase } from '../helpers/db.ts';
+import { usePostgres } from '../helpers/fixtures.ts';
 import { expectedRaw, storedRaw, sync, testConfig } from '../helpers/harness.ts';
 import { report } from '../helpers/reliability.ts';
 
@@ -14,22 +14,17 @@ const B = 'cc000000-0000-4000-8000-00000000000b';
 const NOW = Date.parse('2026-11-01T00:00:00Z');
 
 describe('two syncs at once (CLI child processes, real Postgres)', () => {
-  let tdb: TestDatabase;
+  const tdb = usePostgres();
   let sim: Simulator | undefined;
 
-  beforeEach(async (ctx) => {
-    if (!(await postgresReachable())) return ctx.skip();
-    tdb = await openTestDatabase('postgres');
-  });
   afterEach(async () => {
     await sim?.stop();
     sim = undefined;
-    await tdb?.close();
   });
 
   it('end in the same data set as one sync, each change recorded once', async () => {
     sim = await startSimulator({ apis: ['v1'], projects: [{ id: A, jobs: 300 }, { id: B, jobs: 200 }], now: NOW });
-    await sync(testConfig(sim, { projects: [A, B] }), tdb);
+    await sync(testConfig(sim, { projects: [A, B] }), tdb());
     // Upstream changes since: removals, status changes, a new job.
     const removed = sim.jobs(A).filter((_, i) => i % 100 === 50).map((j) => j.id).sort();
     for (const id of removed) sim.removeJob(A, id);
@@ -41,13 +36,13 @@ describe('two syncs at once (CLI child processes, real Postgres)', () => {
     // Slow pages, so the two walks overlap for their whole length.
     sim.setLatency(15);
 
-    const env = { LLAMA_CLOUD_API_KEY: sim.apiKey, LLAMA_CLOUD_BASE_URL: sim.url, DATABASE_URL: tdb.url };
+    const env = { LLAMA_CLOUD_API_KEY: sim.apiKey, LLAMA_CLOUD_BASE_URL: sim.url, DATABASE_URL: tdb().url };
     const args = ['sync', '--project', A, '--project', B, '--page-size', '10'];
     const [one, two] = await Promise.all([runCli(args, env), runCli(args, env)]);
     report('concurrency', { processes: 2, exitCodes: `${one.code}/${two.code}`, pagesServed: sim.stats.pages });
     expect([one.code, two.code], one.stderr + two.stderr).toEqual([0, 0]);
 
-    const db = tdb.database.db;
+    const db = tdb().database.db;
     for (const id of [A, B]) expect(await storedRaw(db, id)).toEqual(expectedRaw(sim, id));
     expect((await queryRows<{ id: string }>(db, sql`SELECT id FROM classify_jobs WHERE deleted_at IS NOT NULL ORDER BY id`)).map((r) => r.id)).toEqual(removed);
     // Each observed change once, however the two runs interleaved.

@@ -9,7 +9,7 @@ import { queryRows } from '../../src/db/connect.ts';
 import { isDataError, sqlState } from '../../src/db/errors.ts';
 import { isRetryableDbError } from '../../src/db/retry.ts';
 import { startSimulator, type Simulator } from '../../src/simulator/index.ts';
-import { openTestDatabase, postgresReachable, type TestDatabase } from '../helpers/db.ts';
+import { usePostgres } from '../helpers/fixtures.ts';
 import { runCli, writeConfig, type CliResult } from '../helpers/cli.ts';
 import { expectedRaw, storedRaw, sync, testConfig } from '../helpers/harness.ts';
 import { adminClient, memoryLogger, report, seeded } from '../helpers/reliability.ts';
@@ -23,20 +23,17 @@ const NOW = Date.parse('2026-11-01T00:00:00Z');
 const PAGE_TRANSACTION_SQL = /^\s*WITH incoming AS/i;
 
 describe('database faults (real Postgres)', () => {
-  let tdb: TestDatabase;
+  const tdb = usePostgres();
   let sim: Simulator | undefined;
   let admin: pg.Client | undefined;
 
-  beforeEach(async (ctx) => {
-    if (!(await postgresReachable())) return ctx.skip();
-    tdb = await openTestDatabase('postgres');
-    admin = await adminClient(tdb.url as string);
+  beforeEach(async () => {
+    admin = await adminClient(tdb().url as string);
   });
   afterEach(async () => {
     await sim?.stop();
     sim = undefined;
     await admin?.end();
-    await tdb?.close();
   });
 
   it('a CLI sync survives its connections being terminated inside page transactions and in the pool, and converges', async () => {
@@ -58,7 +55,7 @@ describe('database faults (real Postgres)', () => {
         // Mid-run: while both walks are under way (60 pages in all; B's 24 end around the 48th), so the kills
         // hit page transactions and the pool, not a project's first or last bookkeeping statements (see
         // docs/reliability.md).
-        const pages = sim!.stats.pages;
+        const pages = sim.stats.pages;
         if (pages < 4 || pages > 42) continue;
         // Only once both projects committed a page since the last kill: the page it hit went through, so no
         // page is killed twice (5 attempts each).
@@ -89,7 +86,7 @@ describe('database faults (real Postgres)', () => {
     const config = writeConfig({ projects: [{ id: A }, { id: B }], pageSize: 10 });
     let r: CliResult;
     try {
-      r = await runCli(['sync', '--config', config, '--api', 'v1'], { LLAMA_CLOUD_API_KEY: sim.apiKey, LLAMA_CLOUD_BASE_URL: sim.url, DATABASE_URL: tdb.url });
+      r = await runCli(['sync', '--config', config, '--api', 'v1'], { LLAMA_CLOUD_API_KEY: sim.apiKey, LLAMA_CLOUD_BASE_URL: sim.url, DATABASE_URL: tdb().url });
     } finally {
       running = false;
       await killer;
@@ -109,8 +106,8 @@ describe('database faults (real Postgres)', () => {
     // retry per kill: a kill that lands as the transaction commits is seen by the next checkout instead.)
     expect(pageRetries.length).toBeGreaterThanOrEqual(3);
     expect(pageRetries.every((l) => /terminat|connection|ECONNRESET|EPIPE/i.test(String(l.err)))).toBe(true);
-    for (const id of [A, B]) expect(await storedRaw(tdb.database.db, id)).toEqual(expectedRaw(sim, id));
-    const [run] = await queryRows<{ status: string }>(tdb.database.db, sql`SELECT status FROM sync_runs`);
+    for (const id of [A, B]) expect(await storedRaw(tdb().database.db, id)).toEqual(expectedRaw(sim, id));
+    const [run] = await queryRows<{ status: string }>(tdb().database.db, sql`SELECT status FROM sync_runs`);
     expect(run?.status).toBe('succeeded');
   }, 180_000); // a CLI process walking 60 slow pages
 
@@ -131,7 +128,7 @@ describe('database faults (real Postgres)', () => {
       END $$;
       CREATE TRIGGER test_fault BEFORE INSERT ON classify_jobs FOR EACH STATEMENT EXECUTE FUNCTION test_fault();`);
     const { log, lines } = memoryLogger();
-    const result = await sync(testConfig(sim, { projects: [A], pageSize: 10 }), tdb, { log });
+    const result = await sync(testConfig(sim, { projects: [A], pageSize: 10 }), tdb(), { log });
 
     const retried = lines().filter((l) => l.msg === 'page transaction failed, retrying').map((l) => String(l.err));
     report('db-serialization', { injected: 6, pageTransactionRetries: retried.length, status: result.status });
@@ -139,9 +136,9 @@ describe('database faults (real Postgres)', () => {
     expect(retried).toHaveLength(6);
     expect(retried.filter((m) => m.includes('injected serialization failure'))).toHaveLength(3);
     expect(retried.filter((m) => m.includes('injected deadlock'))).toHaveLength(3);
-    expect(await storedRaw(tdb.database.db, A)).toEqual(expectedRaw(sim, A));
+    expect(await storedRaw(tdb().database.db, A)).toEqual(expectedRaw(sim, A));
     // Nothing of a failed attempt survives: each status change is recorded once.
-    const [changes] = await queryRows<{ n: number }>(tdb.database.db, sql`SELECT count(*)::int AS n FROM classify_job_status_changes`);
+    const [changes] = await queryRows<{ n: number }>(tdb().database.db, sql`SELECT count(*)::int AS n FROM classify_job_status_changes`);
     expect(changes?.n).toBe(90);
   });
 
@@ -152,7 +149,7 @@ describe('database faults (real Postgres)', () => {
       CREATE FUNCTION test_fault() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN PERFORM nextval('test_fault_seq'); RAISE EXCEPTION 'permission denied for the test' USING ERRCODE = '42501'; END $$;
       CREATE TRIGGER test_fault BEFORE INSERT ON classify_jobs FOR EACH STATEMENT EXECUTE FUNCTION test_fault();`);
-    const result = await sync(testConfig(sim, { projects: [A], pageSize: 10 }), tdb);
+    const result = await sync(testConfig(sim, { projects: [A], pageSize: 10 }), tdb());
     expect(result.status).toBe('failed');
     expect(result.projects[0]?.error).toMatch(/^database error: .*permission denied for the test.*check the database, then run again/);
     expect(result.projects[0]?.error).not.toContain('\n');

@@ -3,12 +3,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { runCli } from '../helpers/cli-inprocess.ts';
+import { runCliInProcess } from '../helpers/cli-inprocess.ts';
 
 it('demo syncs the bundled simulator and prints a short report: outcomes, top errors, freshness', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cs-demo-'));
   try {
-    const { code, stdout } = await runCli(['demo', '--pglite-dir', dir], {});
+    const { code, stdout } = await runCliInProcess(['demo', '--pglite-dir', dir], {});
     expect(code).toBe(0);
     const report = stdout.slice(stdout.indexOf('Classify jobs report:'));
     expect(report).toMatch(/^Classify jobs report: 3 projects, jobs created in the last 30 days/);

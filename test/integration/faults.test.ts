@@ -1,11 +1,11 @@
 // API faults: a run where a large share of requests fail, in every way the network and the API fail,
 // ends with the database equal to what the API serves; a project past its retry budget fails alone.
 import { sql } from 'drizzle-orm';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config.ts';
 import { queryRows } from '../../src/db/connect.ts';
 import { startSimulator, type FaultKind, type Simulator } from '../../src/simulator/index.ts';
-import { openTestDatabase, postgresReachable, type TestDatabase } from '../helpers/db.ts';
+import { usePostgres } from '../helpers/fixtures.ts';
 import { expectedRaw, storedRaw, sync, testConfig } from '../helpers/harness.ts';
 import { memoryLogger, report } from '../helpers/reliability.ts';
 
@@ -18,17 +18,12 @@ const NOW = Date.parse('2026-11-01T00:00:00Z');
 const ALL_KINDS: FaultKind[] = ['429', '500', '502', '503', 'reset', 'truncated', 'hang'];
 
 describe('API faults (real Postgres)', () => {
-  let tdb: TestDatabase;
+  const tdb = usePostgres();
   let sim: Simulator | undefined;
 
-  beforeEach(async (ctx) => {
-    if (!(await postgresReachable())) return ctx.skip();
-    tdb = await openTestDatabase('postgres');
-  });
   afterEach(async () => {
     await sim?.stop();
     sim = undefined;
-    await tdb?.close();
   });
 
   it('40% of requests failing in every way converges; projects past the retry budget fail alone, clearly', async () => {
@@ -50,7 +45,7 @@ describe('API faults (real Postgres)', () => {
       retry: { retries, minDelayMs: 2, maxDelayMs: 20, maxRetryAfterMs: 50, maxElapsedMs: 60_000 },
     });
     const { log, lines } = memoryLogger();
-    const result = await sync(config, tdb, { log });
+    const result = await sync(config, tdb(), { log });
 
     const faults = Object.values(sim.stats.faults).reduce((n, f) => n + f, 0);
     const hopeless = 2 * (retries + 1); // every attempt of DOWN's and SILENT's first page
@@ -69,7 +64,7 @@ describe('API faults (real Postgres)', () => {
     for (const kind of ALL_KINDS) expect(sim.stats.faults[kind], kind).toBeGreaterThan(0);
     for (const id of [A, B, C]) {
       expect(byProject.get(id)?.status).toBe('succeeded');
-      expect(await storedRaw(tdb.database.db, id)).toEqual(expectedRaw(sim, id));
+      expect(await storedRaw(tdb().database.db, id)).toEqual(expectedRaw(sim, id));
     }
 
     // The hopeless ones: failed after the whole budget, with a line that says what and what to do.
@@ -83,11 +78,11 @@ describe('API faults (real Postgres)', () => {
     // response the simulator was slow to send also times out and is retried: hence at least.) The run
     // records and the log agree on the count.
     expect(totalRetries).toBeGreaterThanOrEqual(faults - 2);
-    const projects = await queryRows<{ project_id: string; status: string; retries: number; error: string | null }>(tdb.database.db,
+    const projects = await queryRows<{ project_id: string; status: string; retries: number; error: string | null }>(tdb().database.db,
       sql`SELECT project_id, status, retries, error FROM sync_run_projects`);
     expect(new Map(projects.map((p) => [p.project_id, p.retries]))).toEqual(new Map(result.projects.map((p) => [p.projectId, p.retries])));
     expect(projects.find((p) => p.project_id === DOWN)?.error).toBe(byProject.get(DOWN)?.error);
-    const [run] = await queryRows<{ status: string; retries: number; projects_failed: number }>(tdb.database.db,
+    const [run] = await queryRows<{ status: string; retries: number; projects_failed: number }>(tdb().database.db,
       sql`SELECT status, retries, projects_failed FROM sync_runs`);
     expect(run).toEqual({ status: 'partial', retries: totalRetries, projects_failed: 2 });
     expect(lines().filter((l) => l.msg === 'request failed, retrying')).toHaveLength(totalRetries);
@@ -102,7 +97,7 @@ describe('API faults (real Postgres)', () => {
       retry: { retries: 20, minDelayMs: 1, maxDelayMs: 2, maxRetryAfterMs: 5_000, maxElapsedMs: 60_000 },
     });
     const started = performance.now();
-    const result = await sync(config, tdb);
+    const result = await sync(config, tdb());
     const elapsedMs = performance.now() - started;
     const throttled = sim.stats.faults['429'];
     report('retry-after', { throttled, retryAfterMs: retryAfterSeconds * 1000, elapsedMs: Math.round(elapsedMs) });
@@ -110,6 +105,6 @@ describe('API faults (real Postgres)', () => {
     expect(throttled).toBeGreaterThanOrEqual(3);
     // One request at a time per project, so the waits add up: a lower bound, not a speed claim.
     expect(elapsedMs).toBeGreaterThanOrEqual(throttled * retryAfterSeconds * 1000 * 0.95);
-    expect(await storedRaw(tdb.database.db, A)).toEqual(expectedRaw(sim, A));
+    expect(await storedRaw(tdb().database.db, A)).toEqual(expectedRaw(sim, A));
   });
 });

@@ -8,7 +8,7 @@ import { loadConfig, type Config } from '../../src/config.ts';
 import { queryRows } from '../../src/db/connect.ts';
 import { startSimulator, type Simulator, type V1Job } from '../../src/simulator/index.ts';
 import { getJson } from '../../src/source/http.ts';
-import { openTestDatabase, postgresReachable, type TestDatabase } from '../helpers/db.ts';
+import { usePostgres } from '../helpers/fixtures.ts';
 import { expectedRaw, storedRaw, sync, testConfig, v1Item } from '../helpers/harness.ts';
 import { memoryLogger, report } from '../helpers/reliability.ts';
 
@@ -20,22 +20,14 @@ const MB = 1_000_000;
 const item = (id: string, over: Record<string, unknown> = {}) => v1Item(id, H, over);
 
 describe('hostile and odd input (real Postgres)', () => {
-  let tdb: TestDatabase;
+  const tdb = usePostgres({ shared: true });
   let sim: Simulator;
-  let available = false;
   const counted = { stored: 0, rejected: 0, projectErrors: 0 };
 
-  beforeAll(async () => {
-    available = await postgresReachable();
-    if (available) tdb = await openTestDatabase('postgres');
-  });
-  afterAll(async () => {
-    await tdb?.close();
+  afterAll(() => {
     report('hostile', { oddItemsStoredCorrectly: counted.stored, itemsQuarantined: counted.rejected, clearProjectErrors: counted.projectErrors, lost: 0 });
   });
-  beforeEach(async (ctx) => {
-    if (!available) return ctx.skip();
-    await tdb.reset();
+  beforeEach(async () => {
     sim = await startSimulator({ apis: ['v1'], projects: [{ id: H, jobs: 25 }], now: NOW, maxPageSize: 10 });
   });
   afterEach(async () => {
@@ -46,7 +38,7 @@ describe('hostile and odd input (real Postgres)', () => {
   // Asks for 20 while the API serves 10 a page (maxPageSize): a hook may add items to a page
   // without making it larger than asked for, which would be an invalid page.
   const roomy = () => config({ pageSize: 20 });
-  const db = () => tdb.database.db;
+  const db = () => tdb().database.db;
   const row = async (id: string) => (await queryRows<Record<string, unknown>>(db(), sql`
     SELECT status, outcome, mode, user_id, error_message, raw,
       (extract(epoch FROM created_at) * 1000000)::bigint::text AS created_us,
@@ -71,7 +63,7 @@ describe('hostile and odd input (real Postgres)', () => {
     ['an array', [item('in-array')], /^item: /],
   ])('quarantines %s with its reason and payload, and stores the rest', async (_name, bad, reason) => {
     sim.insertRawItem(H, bad);
-    const result = await sync(config(), tdb);
+    const result = await sync(config(), tdb());
     expect(result.projects[0]).toMatchObject({ status: 'succeeded', rejects: 1, inserted: 25 });
     expect(await storedRaw(db(), H)).toEqual(expectedRaw(sim, H));
     const rejects = await queryRows<{ reason: string; payload: string; project_id: string; run_id: string }>(db(),
@@ -89,7 +81,7 @@ describe('hostile and odd input (real Postgres)', () => {
       rules: [{ type: 'in\u0000voice', description: 'with a NUL \u0000 and a lone \udbff surrogate' }],
       x_extra: { 'key\u0000': ['v\u0000', { deep: 'x\ud83d' }] },
     }));
-    expect((await sync(config(), tdb)).projects[0]).toMatchObject({ status: 'succeeded', rejects: 0, inserted: 26 });
+    expect((await sync(config(), tdb())).projects[0]).toMatchObject({ status: 'succeeded', rejects: 0, inserted: 26 });
     const r = await row('nul');
     expect(r?.error_message).toBe('beforeafter \ufffd lone \ufffd end');
     expect((r?.raw as Record<string, unknown>).x_extra).toEqual({ key: ['v', { deep: 'x\ufffd' }] });
@@ -106,7 +98,7 @@ describe('hostile and odd input (real Postgres)', () => {
       rules: [{ type: 'invoice', description: big }],
       parsing_configuration: { lang: 'en', max_pages: null, target_pages: pages },
     }));
-    expect((await sync(config(), tdb)).projects[0]).toMatchObject({ status: 'succeeded', rejects: 0, inserted: 26 });
+    expect((await sync(config(), tdb())).projects[0]).toMatchObject({ status: 'succeeded', rejects: 0, inserted: 26 });
     const [stored] = await queryRows<{ msg: string; descr: string; pages: number[] }>(db(), sql`
       SELECT j.error_message AS msg, r.description AS descr, s.target_pages AS pages
       FROM classify_jobs j JOIN classify_job_rules r ON r.job_id = j.id JOIN classify_job_parsing_settings s ON s.job_id = j.id
@@ -122,7 +114,7 @@ describe('hostile and odd input (real Postgres)', () => {
     sim.insertRawItem(H, item('t-offset', { created_at: '2026-03-04T05:06:07.123456+05:30', updated_at: '2026-03-04T05:06:07-0800', effective_at: '2026-03-04T05:06+01' }));
     sim.insertRawItem(H, item('t-naive', { created_at: '2026-03-04T05:06:07', updated_at: '2026-03-04 05:06:07.5', effective_at: null }));
     sim.insertRawItem(H, item('t-micro', { created_at: '2026-03-04T05:06:07.000001Z', updated_at: '2026-03-04T05:06:07.1234569z', effective_at: undefined }));
-    expect((await sync(config(), tdb)).projects[0]).toMatchObject({ status: 'succeeded', rejects: 0, inserted: 28 });
+    expect((await sync(config(), tdb())).projects[0]).toMatchObject({ status: 'succeeded', rejects: 0, inserted: 28 });
     const us = (iso: string, micros = 0) => String(BigInt(Date.parse(iso)) * 1000n + BigInt(micros));
     expect(await row('t-offset')).toMatchObject({
       created_us: us('2026-03-03T23:36:07.123Z', 456), updated_us: us('2026-03-04T13:06:07Z'), effective_us: us('2026-03-04T04:06:00Z'),
@@ -142,8 +134,8 @@ describe('hostile and odd input (real Postgres)', () => {
     // A status that is also the name of an Object.prototype member is just as unknown.
     sim.insertRawItem(H, item('odd-enums-3', { status: 'constructor' }));
     const { log, lines } = memoryLogger();
-    expect((await sync(config(), tdb, { log })).projects[0]).toMatchObject({ status: 'succeeded', rejects: 0, inserted: 28 });
-    expect(await row('odd-enums-1')).toMatchObject({ status: 'ARCHIVED', outcome: 'unknown', mode: 'TURBO', raw: expect.objectContaining(extra) });
+    expect((await sync(config(), tdb(), { log })).projects[0]).toMatchObject({ status: 'succeeded', rejects: 0, inserted: 28 });
+    expect(await row('odd-enums-1')).toMatchObject({ status: 'ARCHIVED', outcome: 'unknown', mode: 'TURBO', raw: expect.objectContaining(extra) as object });
     expect(await row('odd-enums-3')).toMatchObject({ status: 'constructor', outcome: 'unknown' });
     expect(await queryRows(db(), sql`SELECT lang FROM classify_job_parsing_settings WHERE job_id = 'odd-enums-1'`)).toEqual([{ lang: 'xx-klingon' }]);
     const warnings = lines().filter((l) => l.msg === 'unexpected value').map((l) => String(l.warning));
@@ -162,7 +154,7 @@ describe('hostile and odd input (real Postgres)', () => {
       user_id: evil[1], error_message: evil[3], job_record_id: evil[2], status: evil[4],
       rules: evil.map((e) => ({ type: e, description: e })), [evil[0] as string]: evil,
     }));
-    expect((await sync(config(), tdb)).projects[0]).toMatchObject({ status: 'succeeded', rejects: 0, inserted: 26 });
+    expect((await sync(config(), tdb())).projects[0]).toMatchObject({ status: 'succeeded', rejects: 0, inserted: 26 });
     const r = await row(evil[0] as string);
     expect(r).toMatchObject({ user_id: evil[1], error_message: evil[3], status: evil[4] });
     expect((r?.raw as Record<string, unknown>)[evil[0] as string]).toEqual(evil);
@@ -174,7 +166,7 @@ describe('hostile and odd input (real Postgres)', () => {
   it('keeps a "__proto__" key of an extra field as data', async () => {
     const hostile = JSON.parse('{"__proto__": {"polluted": true}, "constructor": {"prototype": {"x": 1}}}') as Record<string, unknown>;
     sim.insertRawItem(H, item('proto', { x_meta: hostile }));
-    expect((await sync(config(), tdb)).projects[0]).toMatchObject({ status: 'succeeded', rejects: 0, inserted: 26 });
+    expect((await sync(config(), tdb())).projects[0]).toMatchObject({ status: 'succeeded', rejects: 0, inserted: 26 });
     const [stored] = await queryRows<{ meta: string }>(db(), sql`SELECT (raw -> 'x_meta')::text AS meta FROM classify_jobs WHERE id = 'proto'`);
     expect(JSON.parse(stored?.meta ?? 'null')).toEqual(hostile);
     expect(Object.keys(JSON.parse(stored?.meta ?? '{}') as object).sort()).toEqual(['__proto__', 'constructor']);
@@ -190,7 +182,7 @@ describe('hostile and odd input (real Postgres)', () => {
     sim.setOnPage(({ pageIndex, body }) => (pageIndex === 0
       ? `{"items":[${ok.map((j) => JSON.stringify(j)).join(',')},{"id":"deep","x":${'['.repeat(20_000)}"bottom"${']'.repeat(20_000)}}],"next_page_token":${JSON.stringify(body.next_page_token)}}`
       : undefined));
-    const result = await sync(roomy(), tdb);
+    const result = await sync(roomy(), tdb());
     expect(result.projects[0]).toMatchObject({ status: 'succeeded', rejects: 1, inserted: 25 });
     expect(await storedRaw(db(), H)).toEqual(expectedRaw(sim, H));
     const [reject] = await queryRows<{ reason: string; payload: string }>(db(), sql`SELECT reason, payload FROM sync_rejects`);
@@ -208,7 +200,7 @@ describe('hostile and odd input (real Postgres)', () => {
       garbled += 1;
       return '{"items": [{"id": "cut-off-he';
     });
-    const failed = await sync(config(), tdb);
+    const failed = await sync(config(), tdb());
     expect(failed.projects[0]).toMatchObject({ status: 'failed', pages: 1 });
     expect(failed.projects[0]?.error).toMatch(/^HTTP 200 with a body that is not JSON \(\d+ bytes\): the API kept failing after retries; run again later \(the walk resumes from its saved page\)$/);
     expect(garbled).toBe(7); // the first attempt and 6 retries
@@ -221,7 +213,7 @@ describe('hostile and odd input (real Postgres)', () => {
       if (pageIndex !== 1 || served++ >= 2) return undefined;
       return served === 1 ? '<html>oops</html>' : { items: 'not a list' };
     });
-    const resumed = await sync(config(), tdb);
+    const resumed = await sync(config(), tdb());
     expect(resumed.projects[0]).toMatchObject({ status: 'succeeded', mode: 'resume', retries: 2 });
     expect(await storedRaw(db(), H)).toEqual(expectedRaw(sim, H));
   });
@@ -236,7 +228,7 @@ describe('hostile and odd input (real Postgres)', () => {
       if (pageIndex === 1) return { ...body, items: [...held, ...body.items] };
       return undefined;
     });
-    const result = await sync(roomy(), tdb);
+    const result = await sync(roomy(), tdb());
     expect(result.projects[0]).toMatchObject({ status: 'succeeded', pages: 3, inserted: 25, deleted: 0 });
     expect(await storedRaw(db(), H)).toEqual(expectedRaw(sim, H));
     counted.stored += 1;
@@ -249,13 +241,13 @@ describe('hostile and odd input (real Postgres)', () => {
       if (pageIndex === 2) return { ...body, items: [...body.items, { ...x, status: 'CANCELLED', error_message: 'later page' }] };
       return undefined;
     });
-    const first = await sync(roomy(), tdb);
+    const first = await sync(roomy(), tdb());
     expect(first.projects[0]).toMatchObject({ status: 'succeeded', rejects: 0, inserted: 25, deleted: 0 });
     expect(await row(x.id)).toMatchObject({ status: 'CANCELLED', outcome: 'cancelled', error_message: 'later page' });
     expect(await queryRows(db(), sql`SELECT count(*)::int AS n FROM classify_jobs`)).toEqual([{ n: 25 }]);
 
     sim.setOnPage(undefined);
-    await sync(config(), tdb);
+    await sync(config(), tdb());
     expect(await storedRaw(db(), H)).toEqual(expectedRaw(sim, H));
     counted.stored += 1;
   });
@@ -263,7 +255,7 @@ describe('hostile and odd input (real Postgres)', () => {
   it('refuses a page over maxResponseBytes at once, without retrying, with a line that says what to change', async () => {
     sim.setOnPage(({ pageIndex, body }) => (pageIndex === 1 ? { ...body, items: [...body.items, item('huge', { error_message: 'x'.repeat(200_000) })] } : undefined));
     const before = sim.stats.requests;
-    const result = await sync(config({ maxResponseBytes: 100_000 }), tdb);
+    const result = await sync(config({ maxResponseBytes: 100_000 }), tdb());
     expect(result.projects[0]).toMatchObject({ status: 'failed', pages: 1, retries: 0 });
     expect(result.projects[0]?.error).toBe('response body larger than 100000 bytes (maxResponseBytes): raise maxResponseBytes or lower --page-size');
     expect(sim.stats.requests - before).toBe(2);

@@ -7,8 +7,9 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type { Config } from '../../src/config.ts';
 import { startSimulator, type Simulator } from '../../src/simulator/index.ts';
 import { MAX_PAGE_TOKEN_CHARS } from '../../src/source/pages.ts';
-import { runCli } from '../helpers/cli-inprocess.ts';
-import { openTestDatabase, postgresReachable, type TestDatabase } from '../helpers/db.ts';
+import { runCliInProcess } from '../helpers/cli-inprocess.ts';
+import { postgresReachable } from '../helpers/db.ts';
+import { usePostgres } from '../helpers/fixtures.ts';
 import { count, expectedRaw, storedRaw, sync, testConfig } from '../helpers/harness.ts';
 import { report } from '../helpers/reliability.ts';
 
@@ -31,9 +32,8 @@ const redirectLine = (origin: string) => `the API redirected to another origin (
 const oversizedLine = 'HTTP 200 with more items than the 10 asked for (page_size): the API kept failing after retries; run again later (the walk resumes from its saved page)';
 
 describe('redirects and page sizes (real Postgres)', () => {
-  let tdb: TestDatabase;
+  const tdb = usePostgres({ shared: true });
   let sim: Simulator;
-  let available = false;
   /** Another origin that serves items of project H to anyone, key or not. */
   let other: Server;
   let otherOrigin: string;
@@ -41,9 +41,7 @@ describe('redirects and page sizes (real Postgres)', () => {
   const figures = { crossOriginRefused: 0, requestsToOtherOrigin: 0, itemsStoredFromOtherOrigin: 0, sameOriginFollowed: 0, oversizedAttempts: 0, oversizedItemsStored: 0 };
 
   beforeAll(async () => {
-    available = await postgresReachable();
-    if (!available) return;
-    tdb = await openTestDatabase('postgres');
+    if (!(await postgresReachable())) return;
     other = createServer((_req, res) => {
       otherRequests += 1;
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -53,13 +51,10 @@ describe('redirects and page sizes (real Postgres)', () => {
     otherOrigin = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
   });
   afterAll(async () => {
-    await tdb?.close();
     await new Promise<void>((resolve) => (other ? other.close(() => resolve()) : resolve()));
     report('redirects-sizes', { ...figures, requestsToOtherOrigin: otherRequests });
   });
-  beforeEach(async (ctx) => {
-    if (!available) return ctx.skip();
-    await tdb.reset();
+  beforeEach(async () => {
     otherRequests = 0;
     sim = await startSimulator({ apis: ['v1'], projects: [{ id: H, jobs: 25 }, { id: K, jobs: 15 }], now: NOW });
   });
@@ -68,7 +63,7 @@ describe('redirects and page sizes (real Postgres)', () => {
   });
 
   const config = (over: Partial<Config> = {}): Config => Object.freeze({ ...testConfig(sim, { api: 'v1', projects: [H, K], pageSize: 10 }), ...over });
-  const db = () => tdb.database.db;
+  const db = () => tdb().database.db;
   const storedFromElsewhere = () => count(db(), sql`SELECT count(*) AS n FROM classify_jobs WHERE id LIKE 'other-origin-%' OR id LIKE 'big-%'`);
   const byId = (result: { projects: { projectId: string }[] }, id: string) => result.projects.find((p) => p.projectId === id);
 
@@ -77,7 +72,7 @@ describe('redirects and page sizes (real Postgres)', () => {
       if (projectId === H && pageIndex === 0) sim.setRedirect({ status: 302, to: `${otherOrigin}/elsewhere` }, H);
       return undefined;
     });
-    const result = await sync(config(), tdb);
+    const result = await sync(config(), tdb());
     expect(result.status).toBe('partial');
     expect(byId(result, H)).toMatchObject({ status: 'failed', pages: 1, retries: 0, error: redirectLine(otherOrigin) });
     expect(byId(result, K)).toMatchObject({ status: 'succeeded', inserted: 15 });
@@ -91,15 +86,15 @@ describe('redirects and page sizes (real Postgres)', () => {
 
     sim.setOnPage(undefined);
     sim.setRedirect(undefined, H);
-    const resumed = await sync(config({ projects: config().projects.filter((p) => p.id === H) }), tdb);
+    const resumed = await sync(config({ projects: config().projects.filter((p) => p.id === H) }), tdb());
     expect(resumed.projects[0]).toMatchObject({ status: 'succeeded', mode: 'resume' });
     expect(await storedRaw(db(), H)).toEqual(expectedRaw(sim, H));
   });
 
   it.each([301, 307, 308] as const)('sync exits 2 on a cross-origin %i from the first request (version probe included), with one line on stderr', async (status) => {
     sim.setRedirect({ status, to: otherOrigin }, H);
-    const r = await runCli(['sync', '--project', H, '--project', K, '--page-size', '10'], {
-      LLAMA_CLOUD_API_KEY: sim.apiKey, LLAMA_CLOUD_BASE_URL: sim.url, DATABASE_URL: tdb.url,
+    const r = await runCliInProcess(['sync', '--project', H, '--project', K, '--page-size', '10'], {
+      LLAMA_CLOUD_API_KEY: sim.apiKey, LLAMA_CLOUD_BASE_URL: sim.url, DATABASE_URL: tdb().url,
     });
     expect(r.code).toBe(2);
     expect(r.stderr.split('\n').filter((l) => l.includes('failed'))).toEqual([`classify-sync: project ${H} failed: ${redirectLine(otherOrigin)}`]);
@@ -112,7 +107,7 @@ describe('redirects and page sizes (real Postgres)', () => {
 
   it('follows a same-origin redirect on every request and syncs normally', async () => {
     sim.setRedirect({ status: 307 });
-    const result = await sync(config(), tdb);
+    const result = await sync(config(), tdb());
     expect(result.status).toBe('succeeded');
     for (const id of [H, K]) expect(await storedRaw(db(), id)).toEqual(expectedRaw(sim, id));
     // 3 pages of H and 2 of K, each asked for once at the old path.
@@ -136,7 +131,7 @@ describe('redirects and page sizes (real Postgres)', () => {
       served += 1;
       return big;
     });
-    const failed = await sync(config(), tdb);
+    const failed = await sync(config(), tdb());
     expect(byId(failed, H)).toMatchObject({ status: 'failed', pages: 1, retries: 6, error: oversizedLine });
     expect(byId(failed, K)).toMatchObject({ status: 'succeeded', inserted: 15 });
     expect(served).toBe(7); // the first attempt and 6 retries
@@ -155,7 +150,7 @@ describe('redirects and page sizes (real Postgres)', () => {
       if (served === 1) return `{"it\\u0065ms":${JSON.stringify([...body.items, item('big-extra')])},"next_page_token":${JSON.stringify(body.next_page_token)}}`;
       return served === 2 ? big : undefined;
     });
-    const healed = await sync(config(), tdb);
+    const healed = await sync(config(), tdb());
     expect(byId(healed, H)).toMatchObject({ status: 'succeeded', mode: 'resume', retries: 2 });
     expect(await storedRaw(db(), H)).toEqual(expectedRaw(sim, H));
     expect(await storedFromElsewhere()).toBe(0);
@@ -166,7 +161,7 @@ describe('redirects and page sizes (real Postgres)', () => {
     sim.setOnPage(({ projectId, pageIndex, body }) => (projectId === H && pageIndex === 1
       ? { ...body, next_page_token: 'x'.repeat(MAX_PAGE_TOKEN_CHARS + 1) }
       : undefined));
-    const result = await sync(config(), tdb);
+    const result = await sync(config(), tdb());
     expect(byId(result, H)).toMatchObject({
       status: 'failed', pages: 1, retries: 0,
       error: `the API returned a page token of ${MAX_PAGE_TOKEN_CHARS + 1} characters (more than ${MAX_PAGE_TOKEN_CHARS}); the next sync starts the walk over`,

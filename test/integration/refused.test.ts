@@ -3,7 +3,7 @@
 // on, and the next sync of the project succeeds.
 import { randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config.ts';
 import { queryRows, type Db } from '../../src/db/connect.ts';
 import { storePage } from '../../src/db/pages.ts';
@@ -12,7 +12,8 @@ import { beginWalk } from '../../src/db/walks.ts';
 import { normalizePage } from '../../src/normalize.ts';
 import { HOSTILE_ERROR_CHARS, hostileItems, startSimulator, type Simulator, type V1Job, type V2Job } from '../../src/simulator/index.ts';
 import { runCli } from '../helpers/cli.ts';
-import { openTestDatabase, postgresReachable, type Backend, type TestDatabase } from '../helpers/db.ts';
+import type { Backend } from '../helpers/db.ts';
+import { useBackend, usePostgres } from '../helpers/fixtures.ts';
 import { count, expectedRaw, storedRaw, sync, testConfig, v1Item } from '../helpers/harness.ts';
 import { memoryLogger, report } from '../helpers/reliability.ts';
 import { expectedRawV2 } from '../helpers/v2.ts';
@@ -34,29 +35,19 @@ const rejects = (db: Db) => queryRows<RejectRow>(db, sql`
   SELECT job_id, reason, payload, settled_at IS NOT NULL AS settled FROM sync_rejects ORDER BY id`);
 
 describe('items Postgres would refuse (real Postgres, v1)', () => {
-  let tdb: TestDatabase;
+  const tdb = usePostgres({ shared: true });
   let sim: Simulator;
-  let available = false;
 
-  beforeAll(async () => {
-    available = await postgresReachable();
-    if (available) tdb = await openTestDatabase('postgres');
-  });
-  afterAll(async () => {
-    await tdb?.close();
-  });
-  beforeEach(async (ctx) => {
-    if (!available) return ctx.skip();
-    await tdb.reset();
+  beforeEach(async () => {
     sim = await startSimulator({ apis: ['v1'], projects: [{ id: A, jobs: 45 }], now: NOW });
   });
   afterEach(async () => {
     await sim?.stop();
-    await tdb?.database.db.execute(sql`ALTER TABLE classify_jobs DROP CONSTRAINT IF EXISTS dba_rule`).catch(() => undefined);
+    await tdb.current?.database.db.execute(sql`ALTER TABLE classify_jobs DROP CONSTRAINT IF EXISTS dba_rule`).catch(() => undefined);
   });
 
   const config = (over: Partial<Config> = {}): Config => Object.freeze({ ...testConfig(sim, { api: 'v1', projects: [A], pageSize: 10 }), ...over });
-  const db = () => tdb.database.db;
+  const db = () => tdb().database.db;
 
   it.each([
     ['a 12 000-character job id', v1Item(randomBytes(6000).toString('hex'), A), /^id: longer than 1024 bytes/],
@@ -65,7 +56,7 @@ describe('items Postgres would refuse (real Postgres, v1)', () => {
     ['updated_at with offset +99:99', v1Item('offset-99', A, { updated_at: '2026-10-01T00:01:00+99:99' }), /^updated_at: offset \+99:99 is outside/],
   ])('quarantines %s before sending it, and the project goes on', async (_name, bad, reason) => {
     sim.insertRawItem(A, bad);
-    const first = await sync(config(), tdb);
+    const first = await sync(config(), tdb());
     expect(first.projects[0]).toMatchObject({ status: 'succeeded', rejects: 1, inserted: 45, deleted: 0 });
     expect(await storedRaw(db(), A)).toEqual(expectedRaw(sim, A));
     const [reject] = await rejects(db());
@@ -74,7 +65,7 @@ describe('items Postgres would refuse (real Postgres, v1)', () => {
     // A 12 000-character id is no id: not kept to be asked for again.
     expect(reject?.job_id).toBe(String(bad.id).length > 1024 ? null : bad.id);
 
-    const again = await sync(config(), tdb);
+    const again = await sync(config(), tdb());
     expect(again.projects[0]).toMatchObject({ status: 'succeeded', rejects: 1, unchanged: 45 });
     expect(await runProject(db(), again.runId, A)).toMatchObject({ status: 'succeeded', rejects: 1 });
     counted.upFront += 1;
@@ -83,7 +74,7 @@ describe('items Postgres would refuse (real Postgres, v1)', () => {
   it('stores a job whose rule type is 3 000 random characters whole (the type index is a hash), and the views refresh', async () => {
     const type = randomBytes(1500).toString('hex');
     sim.insertRawItem(A, v1Item('long-type', A, { rules: [{ type, description: 'long' }, { type: 'invoice', description: 'short' }] }));
-    const result = await sync(config(), tdb);
+    const result = await sync(config(), tdb());
     expect(result.projects[0]).toMatchObject({ status: 'succeeded', rejects: 0, inserted: 46 });
     expect(await queryRows(db(), sql`SELECT type FROM classify_job_rules WHERE job_id = 'long-type' ORDER BY position`))
       .toEqual([{ type }, { type: 'invoice' }]);
@@ -101,7 +92,7 @@ describe('items Postgres would refuse (real Postgres, v1)', () => {
     const refused = ['r-0', 'r-1', 'r-2', 'r-3'];
     for (const id of refused) sim.insertRawItem(A, v1Item(id, A, { user_id: 'refused-by-the-database', created_at: `2026-0${refused.indexOf(id) + 1}-01T00:00:00Z` }));
     const { log, lines } = memoryLogger();
-    const first = await sync(config(), tdb, { log });
+    const first = await sync(config(), tdb(), { log });
     expect(first.projects[0]).toMatchObject({ status: 'succeeded', rejects: 4, inserted: 45, jobsSeen: 45, unchanged: 0 });
     expect(await storedRaw(db(), A)).toEqual(expectedRaw(sim, A));
     const stored = await rejects(db());
@@ -119,7 +110,7 @@ describe('items Postgres would refuse (real Postgres, v1)', () => {
     // the refused ids are still listed upstream, so they are seen and never marked deleted.
     const gone = sim.jobs(A)[0] as V1Job;
     sim.removeJob(A, gone.id);
-    const again = await sync(config(), tdb);
+    const again = await sync(config(), tdb());
     expect(again.projects[0]).toMatchObject({ status: 'succeeded', rejects: 4, unchanged: 44, deleted: 1 });
     expect(await count(db(), sql`SELECT count(*)::int AS n FROM classify_jobs WHERE deleted_at IS NOT NULL`)).toBe(1);
     counted.bisected += 4;
@@ -129,14 +120,14 @@ describe('items Postgres would refuse (real Postgres, v1)', () => {
     await sim.stop();
     sim = await startSimulator({ apis: ['v1'], projects: [{ id: A, jobs: 20 }, { id: B, jobs: 20 }], now: NOW });
     const both = (): Config => Object.freeze({ ...testConfig(sim, { api: 'v1', projects: [A, B], pageSize: 10 }), concurrency: 1 });
-    await sync(both(), tdb);
+    await sync(both(), tdb());
     const victim = sim.jobs(A)[3] as V1Job;
     const before = await queryRows(db(), sql`SELECT project_id, status, raw, synced_at::text FROM classify_jobs WHERE id = ${victim.id}`);
     const rulesBefore = await queryRows(db(), sql`SELECT position, type, description FROM classify_job_rules WHERE job_id = ${victim.id} ORDER BY position`);
     const intruder = { ...victim, project_id: B, status: 'ERROR', error_message: 'from project B', rules: [{ type: 'other', description: 'b' }] };
     sim.insertRawItem(B, intruder);
 
-    const result = await sync(both(), tdb);
+    const result = await sync(both(), tdb());
     expect(result.projects.map((p) => [p.projectId, p.status, p.rejects, p.inserted, p.updated])).toEqual([[A, 'succeeded', 0, 0, 0], [B, 'succeeded', 1, 0, 0]]);
     expect(await queryRows(db(), sql`SELECT project_id, status, raw, synced_at::text FROM classify_jobs WHERE id = ${victim.id}`)).toEqual(before);
     expect(await queryRows(db(), sql`SELECT position, type, description FROM classify_job_rules WHERE job_id = ${victim.id} ORDER BY position`)).toEqual(rulesBefore);
@@ -147,7 +138,7 @@ describe('items Postgres would refuse (real Postgres, v1)', () => {
     expect(await runProject(db(), result.runId, B)).toMatchObject({ status: 'succeeded', rejects: 1, jobs_seen: 20 });
 
     // A's next sync finds its job as it left it: nothing to flip back.
-    const later = await sync(both(), tdb);
+    const later = await sync(both(), tdb());
     expect(later.projects[0]).toMatchObject({ projectId: A, inserted: 0, updated: 0, unchanged: 20 });
     expect(await storedRaw(db(), A)).toEqual(expectedRaw(sim, A));
     expect(await storedRaw(db(), B)).toEqual(expectedRaw(sim, B));
@@ -158,15 +149,10 @@ describe('items Postgres would refuse (real Postgres, v1)', () => {
 // The bisection itself, fed rows the up-front checks would have stopped, so that Postgres' own
 // refusals (22008, 22009, 54000) reach it: on both backends.
 describe.each<Backend>(['postgres', 'pglite'])('the page statement splits a refused page (%s)', (backend) => {
-  let tdb: TestDatabase | undefined;
-  afterAll(async () => {
-    await tdb?.close();
-  });
+  const tdb = useBackend(backend);
 
-  it('stores every other job of the page, quarantines each refused one with Postgres\' words, and checkpoints', async (ctx) => {
-    if (backend === 'postgres' && !(await postgresReachable())) return ctx.skip();
-    tdb = await openTestDatabase(backend);
-    const db = tdb.database.db;
+  it('stores every other job of the page, quarantines each refused one with Postgres\' words, and checkpoints', async () => {
+    const db = tdb().database.db;
     const runId = '00000000-0000-4000-8000-000000000001';
     await startRun(db, { id: runId, trigger: 'sync', projects: 1, host: 'test', pid: 1 });
     await beginWalk(db, A, 'v1');
@@ -211,25 +197,22 @@ describe.each<Backend>(['postgres', 'pglite'])('the page statement splits a refu
 });
 
 describe('open rejects are asked for again by id (real Postgres, v2 incremental)', () => {
-  let tdb: TestDatabase | undefined;
+  const tdb = usePostgres();
   let sim: Simulator | undefined;
   afterEach(async () => {
     await sim?.stop();
-    await tdb?.close();
   });
 
-  it('stores a job served malformed once as soon as it is served well-formed, and settles its reject', async (ctx) => {
-    if (!(await postgresReachable())) return ctx.skip();
-    tdb = await openTestDatabase('postgres');
+  it('stores a job served malformed once as soon as it is served well-formed, and settles its reject', async () => {
     sim = await startSimulator({ apis: ['v2'], projects: [{ id: A, jobs: 60 }], now: NOW });
-    const db = tdb.database.db;
+    const db = tdb().database.db;
     let now = NOW;
     const config = Object.freeze({ ...testConfig(sim, { projects: [A], pageSize: 20 }), massDeleteMinShare: 0 });
     // An old finished job (long before any incremental window), served with a broken field.
     const oldest = sim.jobsV2(A).at(-1) as V2Job;
     sim.removeJob(A, oldest.id);
     sim.insertRawItemV2(A, { ...oldest, user_id: 42 });
-    const full = await sync(config, tdb, { clock: () => now });
+    const full = await sync(config, tdb(), { clock: () => now });
     expect(full.projects[0]).toMatchObject({ kind: 'full', status: 'succeeded', rejects: 1, inserted: 59 });
     expect(await rejects(db)).toEqual([expect.objectContaining({ job_id: oldest.id, settled: false })]);
 
@@ -237,7 +220,7 @@ describe('open rejects are asked for again by id (real Postgres, v2 incremental)
     now += DAY;
     sim.removeJob(A, oldest.id);
     sim.upsertJobV2(A, oldest);
-    const incremental = await sync(config, tdb, { clock: () => now });
+    const incremental = await sync(config, tdb(), { clock: () => now });
     expect(incremental.projects[0]).toMatchObject({ kind: 'incremental', status: 'succeeded', inserted: 1, rejects: 0 });
     expect(await storedRaw(db, A)).toEqual(expectedRawV2(sim, A));
     expect(await rejects(db)).toEqual([expect.objectContaining({ job_id: oldest.id, settled: true })]);
@@ -247,16 +230,16 @@ describe('open rejects are asked for again by id (real Postgres, v2 incremental)
     sim.removeJob(A, broken.id);
     sim.insertRawItemV2(A, { ...broken, user_id: 7 });
     now += DAY;
-    await sync({ ...config, fullRefreshDays: 0 }, tdb, { clock: () => now });
+    await sync({ ...config, fullRefreshDays: 0 }, tdb(), { clock: () => now });
     now += DAY;
-    const asked = await sync(config, tdb, { clock: () => now });
+    const asked = await sync(config, tdb(), { clock: () => now });
     expect(asked.projects[0]).toMatchObject({ kind: 'incremental', rejects: 1 });
     expect((await rejects(db)).filter((r) => r.job_id === broken.id).map((r) => r.settled)).toEqual([true, false]);
 
     // Gone upstream: the next full walk no longer sees it and settles it.
     sim.removeJob(A, broken.id);
     now += DAY;
-    const settled = await sync({ ...config, fullRefreshDays: 0 }, tdb, { clock: () => now });
+    const settled = await sync({ ...config, fullRefreshDays: 0 }, tdb(), { clock: () => now });
     expect(settled.projects[0]).toMatchObject({ kind: 'full', status: 'succeeded', rejects: 0 });
     expect(await count(db, sql`SELECT count(*)::int AS n FROM sync_rejects WHERE settled_at IS NULL`)).toBe(0);
     counted.refreshed += 1;
@@ -264,20 +247,17 @@ describe('open rejects are asked for again by id (real Postgres, v2 incremental)
 });
 
 describe('a hostile API through the command line (real Postgres)', () => {
-  let tdb: TestDatabase | undefined;
+  const tdb = usePostgres();
   let sim: Simulator | undefined;
   afterEach(async () => {
     await sim?.stop();
-    await tdb?.close();
   });
 
-  it.for(['v1', 'v2'] as const)('every sync of projects serving hostile items exits 0 and stores the rest exactly (%s)', async (api, ctx) => {
-    if (!(await postgresReachable())) return ctx.skip();
-    tdb = await openTestDatabase('postgres');
+  it.for(['v1', 'v2'] as const)('every sync of projects serving hostile items exits 0 and stores the rest exactly (%s)', async (api) => {
     sim = await startSimulator({ apis: [api], projects: [{ id: A, jobs: 40, hostile: true }, { id: B, jobs: 40, hostile: true }], now: NOW });
     const hostile = hostileItems(A, { seed: 1, now: NOW });
     const quarantined = hostile.filter((h) => h.expect === 'quarantined').length;
-    const env = { LLAMA_CLOUD_BASE_URL: sim.url, LLAMA_CLOUD_API_KEY: sim.apiKey, DATABASE_URL: tdb.url };
+    const env = { LLAMA_CLOUD_BASE_URL: sim.url, LLAMA_CLOUD_API_KEY: sim.apiKey, DATABASE_URL: tdb().url };
     const args = ['sync', '--project', A, '--project', B, '--page-size', '10', '--api', api];
     for (const round of [1, 2]) {
       const run = await runCli(args, env, { timeoutMs: 120_000 });
@@ -286,7 +266,7 @@ describe('a hostile API through the command line (real Postgres)', () => {
       const rejected = round === 2 && api === 'v2' ? quarantined - 1 : quarantined;
       for (const project of [A, B]) expect(run.stderr).toMatch(new RegExp(`project ${project} succeeded .*, ${rejected} rejected`));
     }
-    const db = tdb.database.db;
+    const db = tdb().database.db;
     for (const project of [A, B]) {
       const stored = new Map([...(api === 'v1' ? expectedRaw(sim, project) : expectedRawV2(sim, project))]);
       for (const h of hostileItems(project, { seed: 1, now: NOW })) if (h.expect === 'stored') stored.set(h.v1.id, api === 'v1' ? h.v1 : h.v2);

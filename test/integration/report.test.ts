@@ -15,7 +15,7 @@ import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import {
   createdSince, DAY_MS, expectedDaily, expectedRuleTypes, expectedTopErrors, expectedTotals, factsOf, type JobFacts,
 } from '../helpers/expected.ts';
-import { captureIo, parseCsv, runCli } from '../helpers/cli-inprocess.ts';
+import { captureIo, parseCsv, runCliInProcess } from '../helpers/cli-inprocess.ts';
 import { sync, testConfig } from '../helpers/harness.ts';
 import { approx } from '../helpers/rows.ts';
 
@@ -60,7 +60,7 @@ function expectReportToMatch(report: Report, jobs: readonly JobFacts[], projects
 }
 
 async function jsonReport(args: string[]): Promise<Report> {
-  const result = await runCli(['report', '--format', 'json', ...args], env);
+  const result = await runCliInProcess(['report', '--format', 'json', ...args], env);
   expect(result.stderr).toBe('');
   expect(result.code).toBe(EXIT.ok);
   return JSON.parse(result.stdout) as Report;
@@ -135,7 +135,7 @@ describe('report numbers', () => {
 
 describe('report formats', () => {
   it('table: readable sections with the figures, names from the config file, no terminal escapes', async () => {
-    const { code, stdout, stderr } = await runCli(['report', '--config', configFile, '--since', SINCE_14D], env);
+    const { code, stdout, stderr } = await runCliInProcess(['report', '--config', configFile, '--since', SINCE_14D], env);
     expect({ code, stderr }).toEqual({ code: EXIT.ok, stderr: '' });
     for (const title of ['\nOutcomes by project\n', '\nDaily trend: acme ', '\nTop errors (up to 5 per project', '\nacme:\n  #  jobs  outcome',
       '\nRule types: acme ', '\nSync freshness\n']) {
@@ -152,7 +152,7 @@ describe('report formats', () => {
 
   it('csv: one file with a section column; the same numbers as json; quoting and formula guard', async () => {
     const report = await jsonReport(['--since', SINCE_14D, '--config', configFile]);
-    const { code, stdout } = await runCli(['report', '--format', 'csv', '--since', SINCE_14D, '--config', configFile], env);
+    const { code, stdout } = await runCliInProcess(['report', '--format', 'csv', '--since', SINCE_14D, '--config', configFile], env);
     expect(code).toBe(EXIT.ok);
     const [header, ...rows] = parseCsv(stdout);
     expect(header).toEqual([...CSV_COLUMNS]);
@@ -177,7 +177,7 @@ describe('report formats', () => {
 
   it('html: one self-contained page, every section, a chart per project, all upstream text escaped', async () => {
     const out = join(configDir, 'report.html');
-    const { code, stdout, stderr } = await runCli(
+    const { code, stdout, stderr } = await runCliInProcess(
       ['report', '--format', 'html', '--out', out, '--since', SINCE_14D, '--config', configFile], env);
     expect({ code, stdout }).toEqual({ code: EXIT.ok, stdout: '' });
     expect(stderr).toBe(`classify-sync: html report written to ${out}\n`);
@@ -204,7 +204,7 @@ describe('report errors', () => {
     [['--bogus'], /^classify-sync: Unknown option '--bogus'.*\(see classify-sync --help\)\n$/],
     [['--out', '/nonexistent-dir/r.html'], /^classify-sync: cannot write the report to \/nonexistent-dir\/r.html \(ENOENT\): check --out\n$/],
   ])('%j exits 1 with one line', async (args, message) => {
-    const { code, stdout, stderr } = await runCli(['report', ...args], env);
+    const { code, stdout, stderr } = await runCliInProcess(['report', ...args], env);
     expect(code).toBe(EXIT.cannotRun);
     expect(stdout).toBe('');
     expect(stderr).toMatch(message);
@@ -212,19 +212,19 @@ describe('report errors', () => {
   });
 
   it('exits 1 with one line when the database is unreachable', async () => {
-    const { code, stdout, stderr } = await runCli(['report'], { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/nowhere' });
+    const { code, stdout, stderr } = await runCliInProcess(['report'], { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/nowhere' });
     expect({ code, stdout }).toEqual({ code: EXIT.cannotRun, stdout: '' });
     expect(stderr).toMatch(/^classify-sync: database postgres:\/\/postgres@127\.0\.0\.1:1\/nowhere is unreachable .*check DATABASE_URL/);
     expect(stderr.trimEnd().split('\n')).toHaveLength(1);
   });
 
   it('is listed in --help', async () => {
-    const { code, stdout } = await runCli(['--help']);
+    const { code, stdout } = await runCliInProcess(['--help']);
     expect(code).toBe(EXIT.ok);
     expect(stdout).toMatch(/^ {2}report {6}/m);
     expect(stdout).toContain('--since <when>');
     expect(stdout).toContain('--format <format>');
-    expect((await runCli(['report', '--help'])).stdout).toContain('--out <file>');
+    expect((await runCliInProcess(['report', '--help'])).stdout).toContain('--out <file>');
   });
 });
 
@@ -235,10 +235,10 @@ describe('report on the embedded database (PGlite)', () => {
       const database = await connect({ databaseUrl: undefined, pgliteDir: dir });
       await database.migrate();
       const config = testConfig(sim, { projects: [A, B] });
-      await sync(config, { database, url: undefined, reset: async () => undefined, close: () => database.close() });
+      await sync(config, { database, url: undefined, reset: () => Promise.resolve(), close: () => database.close() });
       await database.close();
 
-      const result = await runCli(['report', '--format', 'json', '--pglite-dir', dir, '--since', SINCE_14D], {});
+      const result = await runCliInProcess(['report', '--format', 'json', '--pglite-dir', dir, '--since', SINCE_14D], {});
       expect(result.code).toBe(EXIT.ok);
       const report = JSON.parse(result.stdout) as Report;
       expect(report.database).toContain('embedded PGlite');

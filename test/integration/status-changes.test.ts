@@ -1,9 +1,10 @@
 // classify_job_status_changes: one row per observed status change, written with the page.
 import { sql } from 'drizzle-orm';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { queryRows, type Db } from '../../src/db/connect.ts';
 import { simProjectId, startSimulator, type Simulator } from '../../src/simulator/index.ts';
-import { openTestDatabase, type Backend, type TestDatabase } from '../helpers/db.ts';
+import type { Backend } from '../helpers/db.ts';
+import { useBackend } from '../helpers/fixtures.ts';
 import { sync, testConfig } from '../helpers/harness.ts';
 
 const SEED = 11;
@@ -26,34 +27,20 @@ async function changes(db: Db): Promise<Change[]> {
 }
 
 describe.each<Backend>(['postgres', 'pglite'])('status changes on %s', (backend) => {
-  let shared: TestDatabase | undefined;
-  let tdb: TestDatabase;
+  const tdb = useBackend(backend);
   let sim: Simulator;
 
-  beforeAll(async () => {
-    if (backend === 'pglite') shared = await openTestDatabase('pglite');
-  });
-  afterAll(async () => {
-    await shared?.close();
-  });
   beforeEach(async () => {
-    if (shared) {
-      await shared.reset();
-      tdb = shared;
-    } else {
-      tdb = await openTestDatabase(backend);
-    }
     sim = await startSimulator({ apis: ['v1'], projects: [{ id: A, jobs: 60 }, { id: B, jobs: 25 }], seed: SEED, now: NOW });
   });
   afterEach(async () => {
     await sim.stop();
-    if (!shared) await tdb.close();
   });
 
   it('records the first sighting as a change from null, then only the jobs whose status moved upstream', async () => {
     const config = testConfig(sim, { projects: [A, B], pageSize: 10 });
-    const first = await sync(config, tdb);
-    const initial = await changes(tdb.database.db);
+    const first = await sync(config, tdb());
+    const initial = await changes(tdb().database.db);
     const expectedFirst = [A, B].flatMap((p) => sim.jobs(p).map((j) => ({
       job_id: j.id, project_id: p, from_status: null, to_status: j.status, run_id: first.runId,
     })));
@@ -71,9 +58,9 @@ describe.each<Backend>(['postgres', 'pglite'])('status changes on %s', (backend)
     // A change of something other than the status rewrites the job but is not a status change.
     sim.upsertJob(B, { ...succeeded, mode: succeeded.mode === 'FAST' ? 'MULTIMODAL' : 'FAST' });
 
-    const second = await sync(config, tdb);
+    const second = await sync(config, tdb());
     expect(second.projects.map((p) => p.updated)).toEqual([2, 1]);
-    const after = await changes(tdb.database.db);
+    const after = await changes(tdb().database.db);
     expect(after.slice(0, 85)).toEqual(initial);
     expect(after.slice(85)).toEqual(expect.arrayContaining([
       { job_id: moveToSuccess.id, project_id: A, from_status: 'PENDING', to_status: 'SUCCESS', run_id: second.runId },
@@ -84,10 +71,10 @@ describe.each<Backend>(['postgres', 'pglite'])('status changes on %s', (backend)
 
   it('writes no row when a re-sync finds every job unchanged', async () => {
     const config = testConfig(sim, { projects: [A, B] });
-    await sync(config, tdb);
-    const before = await changes(tdb.database.db);
-    const again = await sync(config, tdb);
+    await sync(config, tdb());
+    const before = await changes(tdb().database.db);
+    const again = await sync(config, tdb());
     expect(again.projects.map((p) => [p.unchanged, p.updated, p.inserted])).toEqual([[60, 0, 0], [25, 0, 0]]);
-    expect(await changes(tdb.database.db)).toEqual(before);
+    expect(await changes(tdb().database.db)).toEqual(before);
   });
 });

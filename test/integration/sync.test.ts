@@ -1,10 +1,11 @@
 // The core sync end to end over v1: simulator → runSync → rows, on real Postgres and on embedded PGlite.
 import { sql } from 'drizzle-orm';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { connect, queryRows } from '../../src/db/connect.ts';
 import { silentLogger } from '../../src/log.ts';
 import { startSimulator, type Simulator, type V1Job } from '../../src/simulator/index.ts';
-import { openTestDatabase, postgresReachable, type Backend, type TestDatabase } from '../helpers/db.ts';
+import type { Backend } from '../helpers/db.ts';
+import { useBackend, usePostgres } from '../helpers/fixtures.ts';
 import { count, expectedRaw, settledRowWrites, storedRaw, sync, testConfig } from '../helpers/harness.ts';
 import { runSync } from '../../src/sync/run.ts';
 
@@ -17,20 +18,9 @@ const backends: Backend[] = ['pglite', 'postgres'];
 
 describe.each(backends)('sync on %s', (backend) => {
   let sim: Simulator;
-  let tdb: TestDatabase;
-  let available = true;
+  const tdb = useBackend(backend);
 
-  beforeAll(async () => {
-    if (backend === 'postgres') available = await postgresReachable();
-    if (backend === 'pglite') tdb = await openTestDatabase('pglite');
-  });
-  afterAll(async () => {
-    if (backend === 'pglite') await tdb?.close();
-  });
-  beforeEach(async (ctx) => {
-    if (!available) ctx.skip();
-    if (backend === 'postgres') tdb = await openTestDatabase('postgres');
-    else await tdb.reset();
+  beforeEach(async () => {
     sim = await startSimulator({
       projects: [{ id: A, jobs: 230 }, { id: B, jobs: 57 }, { id: FORBIDDEN, jobs: 5, access: 'forbidden' }],
       now: NOW,
@@ -38,13 +28,12 @@ describe.each(backends)('sync on %s', (backend) => {
   });
   afterEach(async () => {
     await sim?.stop();
-    if (backend === 'postgres') await tdb?.close();
   });
 
   it('stores every page of every project, rules and parsing settings included', async () => {
-    const result = await sync(testConfig(sim, { api: 'v1', projects: [A, B], pageSize: 25 }), tdb);
+    const result = await sync(testConfig(sim, { api: 'v1', projects: [A, B], pageSize: 25 }), tdb());
     expect(result.status).toBe('succeeded');
-    const db = tdb.database.db;
+    const db = tdb().database.db;
     for (const id of [A, B]) expect(await storedRaw(db, id)).toEqual(expectedRaw(sim, id));
     expect(result.projects.map((p) => [p.projectId, p.pages, p.inserted])).toEqual([[A, 10, 230], [B, 3, 57]]);
 
@@ -69,14 +58,14 @@ describe.each(backends)('sync on %s', (backend) => {
 
   it('converges through API faults and counts the retries', async () => {
     sim.setFaults({ rate: 0.3, kinds: ['429', '500', '502', '503', 'reset', 'truncated'], retryAfterSeconds: 0.01 });
-    const result = await sync(testConfig(sim, { api: 'v1', projects: [A, B], pageSize: 20 }), tdb);
+    const result = await sync(testConfig(sim, { api: 'v1', projects: [A, B], pageSize: 20 }), tdb());
     expect(result.status).toBe('succeeded');
-    for (const id of [A, B]) expect(await storedRaw(tdb.database.db, id)).toEqual(expectedRaw(sim, id));
+    for (const id of [A, B]) expect(await storedRaw(tdb().database.db, id)).toEqual(expectedRaw(sim, id));
     const retries = result.projects.reduce((n, p) => n + p.retries, 0);
     const faults = Object.values(sim.stats.faults).reduce((n, f) => n + f, 0);
     expect(faults).toBeGreaterThan(0);
     expect(retries).toBe(faults);
-    expect(await count(tdb.database.db, sql`SELECT sum(retries) AS n FROM sync_run_projects`)).toBe(retries);
+    expect(await count(tdb().database.db, sql`SELECT sum(retries) AS n FROM sync_run_projects`)).toBe(retries);
   });
 
   it('fails a forbidden project and a wrong key clearly while the others are stored', async () => {
@@ -84,27 +73,27 @@ describe.each(backends)('sync on %s', (backend) => {
       configFile: undefined,
       projects: [A, FORBIDDEN],
     });
-    const result = await sync(config, tdb);
+    const result = await sync(config, tdb());
     expect(result.status).toBe('partial');
     const forbidden = result.projects.find((p) => p.projectId === FORBIDDEN);
     expect(forbidden?.status).toBe('failed');
     expect(forbidden?.error).toMatch(/HTTP 403 .*LLAMA_CLOUD_API_KEY/);
-    expect((await storedRaw(tdb.database.db, A)).size).toBe(230);
+    expect((await storedRaw(tdb().database.db, A)).size).toBe(230);
 
-    const wrong = await sync(testConfig(sim, { api: 'v1', projects: [B], env: { LLAMA_CLOUD_API_KEY: 'wrong-key-123' } }), tdb);
+    const wrong = await sync(testConfig(sim, { api: 'v1', projects: [B], env: { LLAMA_CLOUD_API_KEY: 'wrong-key-123' } }), tdb());
     expect(wrong.status).toBe('failed');
     expect(wrong.projects[0]?.error).toMatch(/HTTP 401 Invalid authentication token: check LLAMA_CLOUD_API_KEY/);
     expect(wrong.projects[0]?.error).not.toContain('wrong-key-123');
-    expect((await storedRaw(tdb.database.db, B)).size).toBe(0);
+    expect((await storedRaw(tdb().database.db, B)).size).toBe(0);
   });
 
   it('quarantines malformed items with their payload and stores the rest of the page', async () => {
     sim.insertRawItem(B, { id: 'bad-1', project_id: B, rules: 'not a list', status: 'SUCCESS', user_id: 'u' });
     sim.insertRawItem(B, { project_id: B, rules: [], status: 'SUCCESS', user_id: 'u', note: 'no id' });
     sim.insertRawItem(B, 'just a string');
-    const result = await sync(testConfig(sim, { api: 'v1', projects: [B], pageSize: 100 }), tdb);
+    const result = await sync(testConfig(sim, { api: 'v1', projects: [B], pageSize: 100 }), tdb());
     expect(result.projects[0]).toMatchObject({ status: 'succeeded', rejects: 3, inserted: 57 });
-    const rejects = await queryRows<{ reason: string; payload: string; project_id: string }>(tdb.database.db,
+    const rejects = await queryRows<{ reason: string; payload: string; project_id: string }>(tdb().database.db,
       sql`SELECT reason, payload, project_id FROM sync_rejects ORDER BY id`);
     expect(rejects).toHaveLength(3);
     expect(rejects.map((r) => r.project_id)).toEqual([B, B, B]);
@@ -128,23 +117,23 @@ describe.each(backends)('sync on %s', (backend) => {
       }
       return pageIndex === 2 ? { ...body, items: [...body.items, ...moved.splice(0)] } : undefined;
     });
-    const result = await sync(testConfig(sim, { api: 'v1', projects: [B], pageSize: 20 }), tdb);
+    const result = await sync(testConfig(sim, { api: 'v1', projects: [B], pageSize: 20 }), tdb());
     expect(result.status).toBe('succeeded');
-    const [row] = await queryRows<{ status: string; error_message: string }>(tdb.database.db, sql`SELECT status, error_message FROM classify_jobs WHERE id = ${first.id}`);
+    const [row] = await queryRows<{ status: string; error_message: string }>(tdb().database.db, sql`SELECT status, error_message FROM classify_jobs WHERE id = ${first.id}`);
     expect(row).toBeDefined();
-    expect(await count(tdb.database.db, sql`SELECT count(*) AS n FROM classify_jobs`)).toBe(57);
+    expect(await count(tdb().database.db, sql`SELECT count(*) AS n FROM classify_jobs`)).toBe(57);
   });
 
   it('applies upstream changes on the next sync: updates, removed rules, deletions, and reappearance', async () => {
     const config = testConfig(sim, { api: 'v1', projects: [A], pageSize: 50 });
-    await sync(config, tdb);
+    await sync(config, tdb());
     const [changed, trimmed, removed] = sim.jobs(A) as [V1Job, V1Job, V1Job];
     sim.upsertJob(A, { ...changed, status: 'ERROR', error_message: 'Document could not be parsed' });
     sim.upsertJob(A, { ...trimmed, rules: [{ type: 'memo', description: 'an internal memo or note' }], parsing_configuration: null });
     sim.removeJob(A, removed.id);
-    const second = await sync(config, tdb);
+    const second = await sync(config, tdb());
     expect(second.projects[0]).toMatchObject({ inserted: 0, updated: 2, unchanged: 227, deleted: 1 });
-    const db = tdb.database.db;
+    const db = tdb().database.db;
     expect(await storedRaw(db, A)).toEqual(expectedRaw(sim, A));
     const [c] = await queryRows<{ status: string; outcome: string; error_message: string }>(db, sql`SELECT status, outcome, error_message FROM classify_jobs WHERE id = ${changed.id}`);
     expect(c).toEqual({ status: 'ERROR', outcome: 'failed', error_message: 'Document could not be parsed' });
@@ -156,35 +145,35 @@ describe.each(backends)('sync on %s', (backend) => {
       .toEqual([{ from_status: null, to_status: changed.status }, { from_status: changed.status, to_status: 'ERROR' }]);
 
     sim.upsertJob(A, removed);
-    const third = await sync(config, tdb);
+    const third = await sync(config, tdb());
     expect(third.projects[0]).toMatchObject({ updated: 1, deleted: 0 });
     expect(await count(db, sql`SELECT count(*) AS n FROM classify_jobs WHERE id = ${removed.id} AND deleted_at IS NULL`)).toBe(1);
   });
 
   it('never marks deletions when the API suddenly returns an empty project, unless told to', async () => {
-    await sync(testConfig(sim, { api: 'v1', projects: [B] }), tdb);
+    await sync(testConfig(sim, { api: 'v1', projects: [B] }), tdb());
     for (const job of sim.jobs(B)) sim.removeJob(B, job.id);
-    const result = await sync(testConfig(sim, { api: 'v1', projects: [B] }), tdb);
+    const result = await sync(testConfig(sim, { api: 'v1', projects: [B] }), tdb());
     expect(result.projects[0]?.deleted).toBe(0);
     expect(result.projects[0]?.warning).toMatch(/deletions skipped.*--allow-mass-delete/);
-    expect(await count(tdb.database.db, sql`SELECT count(*) AS n FROM classify_jobs WHERE deleted_at IS NULL`)).toBe(57);
-    expect(await queryRows(tdb.database.db, sql`SELECT warning IS NOT NULL AS warned FROM sync_run_projects WHERE project_id = ${B} ORDER BY started_at DESC LIMIT 1`)).toEqual([{ warned: true }]);
+    expect(await count(tdb().database.db, sql`SELECT count(*) AS n FROM classify_jobs WHERE deleted_at IS NULL`)).toBe(57);
+    expect(await queryRows(tdb().database.db, sql`SELECT warning IS NOT NULL AS warned FROM sync_run_projects WHERE project_id = ${B} ORDER BY started_at DESC LIMIT 1`)).toEqual([{ warned: true }]);
 
-    const forced = await sync(testConfig(sim, { api: 'v1', projects: [B], allowMassDelete: true }), tdb);
+    const forced = await sync(testConfig(sim, { api: 'v1', projects: [B], allowMassDelete: true }), tdb());
     expect(forced.projects[0]?.deleted).toBe(57);
   });
 
   it('resumes an interrupted walk from its saved page token and converges', async () => {
     const config = testConfig(sim, { api: 'v1', projects: [A], pageSize: 10 });
-    await sync(config, tdb);
+    await sync(config, tdb());
     const controller = new AbortController();
-    const first = await sync(config, tdb, {
+    const first = await sync(config, tdb(), {
       signal: controller.signal,
       onProgress: (p) => { if (p.pages === 7) controller.abort(); },
     });
     expect(first.status).toBe('cancelled');
     expect(first.projects[0]).toMatchObject({ status: 'cancelled', pages: 7 });
-    const db = tdb.database.db;
+    const db = tdb().database.db;
     const [state] = await queryRows<{ page_token: string | null; walk_pages: number }>(db, sql`SELECT page_token, walk_pages FROM sync_state`);
     expect(state?.page_token).toBeTruthy();
     expect(state?.walk_pages).toBe(7);
@@ -195,7 +184,7 @@ describe.each(backends)('sync on %s', (backend) => {
     const seenIds = new Set(seen.map((r) => r.id));
     const gone = sim.jobs(A).find((j) => !seenIds.has(j.id)) as V1Job;
     sim.removeJob(A, gone.id);
-    const second = await sync(config, tdb);
+    const second = await sync(config, tdb());
     // 229 jobs in pages of 10 = 23 pages, 7 already stored.
     expect(second.projects[0]).toMatchObject({ status: 'succeeded', mode: 'resume', deleted: 1, pages: 16 });
     expect(await storedRaw(db, A)).toEqual(expectedRaw(sim, A));
@@ -204,11 +193,11 @@ describe.each(backends)('sync on %s', (backend) => {
   it('restarts from the first page when the API refuses the saved token', async () => {
     const controller = new AbortController();
     const config = testConfig(sim, { api: 'v1', projects: [A], pageSize: 10 });
-    await sync(config, tdb, { signal: controller.signal, onProgress: (p) => { if (p.pages === 3) controller.abort(); } });
+    await sync(config, tdb(), { signal: controller.signal, onProgress: (p) => { if (p.pages === 3) controller.abort(); } });
     sim.invalidateTokens();
-    const result = await sync(config, tdb);
+    const result = await sync(config, tdb());
     expect(result.projects[0]).toMatchObject({ status: 'succeeded', mode: 'full', pages: 23 });
-    expect(await storedRaw(tdb.database.db, A)).toEqual(expectedRaw(sim, A));
+    expect(await storedRaw(tdb().database.db, A)).toEqual(expectedRaw(sim, A));
   });
 
   it('ends a token loop with a clear error, keeping what was stored', async () => {
@@ -217,27 +206,27 @@ describe.each(backends)('sync on %s', (backend) => {
       if (pageIndex === 0) firstToken = body.next_page_token;
       return pageIndex >= 1 ? { ...body, next_page_token: firstToken } : undefined;
     });
-    const result = await sync(testConfig(sim, { api: 'v1', projects: [A], pageSize: 10 }), tdb);
+    const result = await sync(testConfig(sim, { api: 'v1', projects: [A], pageSize: 10 }), tdb());
     expect(result.projects[0]?.status).toBe('failed');
     expect(result.projects[0]?.error).toMatch(/token loop/);
     // The page that repeats a token is not stored; the next sync starts the walk over.
     expect(result.projects[0]?.pages).toBe(1);
-    expect(await count(tdb.database.db, sql`SELECT count(*) AS n FROM classify_jobs`)).toBe(10);
-    expect(await queryRows(tdb.database.db, sql`SELECT page_token FROM sync_state`)).toEqual([{ page_token: null }]);
+    expect(await count(tdb().database.db, sql`SELECT count(*) AS n FROM classify_jobs`)).toBe(10);
+    expect(await queryRows(tdb().database.db, sql`SELECT page_token FROM sync_state`)).toEqual([{ page_token: null }]);
   });
 });
 
 describe('a repeat sync with nothing changed upstream (real Postgres)', () => {
-  it('writes no row version in the job tables', async (ctx) => {
-    if (!(await postgresReachable())) return ctx.skip();
-    const tdb = await openTestDatabase('postgres');
+  const tdb = usePostgres();
+
+  it('writes no row version in the job tables', async () => {
     const sim = await startSimulator({ projects: [{ id: A, jobs: 300 }], now: NOW });
     try {
       const config = testConfig(sim, { api: 'v1', projects: [A] });
       // Each sync on connections of its own, closed after it: a backend reports its row counts to the
       // statistics only now and then while it lives, and always when it exits.
       const syncAlone = async () => {
-        const database = await connect({ databaseUrl: tdb.url, pgliteDir: 'unused', applicationName: 'classify-sync-test' });
+        const database = await connect({ databaseUrl: tdb().url, pgliteDir: 'unused', applicationName: 'classify-sync-test' });
         try {
           return await runSync({ config, database, log: silentLogger, trigger: 'sync' });
         } finally {
@@ -245,7 +234,7 @@ describe('a repeat sync with nothing changed upstream (real Postgres)', () => {
         }
       };
       await syncAlone();
-      const db = tdb.database.db;
+      const db = tdb().database.db;
       const tables = ['classify_jobs', 'classify_job_rules', 'classify_job_parsing_settings', 'classify_job_status_changes'];
       const before = await settledRowWrites(db, tables);
       expect(before[0]).toBe(300);
@@ -254,7 +243,6 @@ describe('a repeat sync with nothing changed upstream (real Postgres)', () => {
       expect(await settledRowWrites(db, tables)).toEqual(before);
     } finally {
       await sim.stop();
-      await tdb.close();
     }
   });
 });

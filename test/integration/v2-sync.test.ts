@@ -4,7 +4,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { queryRows } from '../../src/db/connect.ts';
 import { outcomeOf } from '../../src/normalize.ts';
 import { startSimulator, type Simulator, type V2Job } from '../../src/simulator/index.ts';
-import { openTestDatabase, type Backend, type TestDatabase } from '../helpers/db.ts';
+import type { TestDatabase } from '../helpers/db.ts';
+import { useBackend, usePostgres } from '../helpers/fixtures.ts';
 import { storedRaw, sync, testConfig } from '../helpers/harness.ts';
 import { expectedRawV2, runProject } from '../helpers/v2.ts';
 
@@ -14,23 +15,21 @@ const PGLITE_TIMEOUT_MS = 180_000;
 const P = '11111111-1111-4111-8111-111111111111';
 
 let sim: Simulator | undefined;
-let tdb: TestDatabase | undefined;
 afterEach(async () => {
   await sim?.stop();
-  await tdb?.close();
   sim = undefined;
-  tdb = undefined;
 });
 
-async function setup(backend: Backend, jobs: number) {
+async function setup(tdb: TestDatabase, jobs: number) {
   sim = await startSimulator({ projects: [{ id: P, jobs }], now: NOW, apis: ['v2'] });
-  tdb = await openTestDatabase(backend);
   return { sim, tdb, db: tdb.database.db };
 }
 
 describe.each(['postgres', 'pglite'] as const)('v2 full sync (%s)', (backend) => {
+  const database = useBackend(backend);
+
   it('stores every job exactly as the simulator serves it, in the v2 columns', async () => {
-    const { sim, tdb, db } = await setup(backend, 260);
+    const { sim, tdb, db } = await setup(database(), 260);
     const result = await sync(testConfig(sim, { projects: [P], api: 'v2', pageSize: 100 }), tdb);
 
     expect(result.projects[0]).toMatchObject({ status: 'succeeded', apiVersion: 'v2', mode: 'full', pages: 3, jobsSeen: 260, inserted: 260, rejects: 0 });
@@ -71,8 +70,10 @@ describe.each(['postgres', 'pglite'] as const)('v2 full sync (%s)', (backend) =>
 });
 
 describe('v2 validation and quarantine', () => {
+  const database = usePostgres();
+
   it('quarantines bad items, stores odd-but-valid ones, and keeps page_size at 100 or under', async () => {
-    const { sim, tdb, db } = await setup('postgres', 120);
+    const { sim, tdb, db } = await setup(database(), 120);
     const template = sim.jobsV2(P)[0] as V2Job;
     const badSpec = { ...structuredClone(template), id: 'cls_bad_spec', configuration: { ...template.configuration, parsing_configuration: { lang: 'en', target_pages: '1-999999999' } } };
     sim.insertRawItemV2(P, badSpec);

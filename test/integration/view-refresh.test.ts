@@ -9,7 +9,7 @@ import { refreshReportingViews } from '../../src/db/runs.ts';
 import { errorPattern } from '../../src/db/views.ts';
 import { startSimulator, type Simulator } from '../../src/simulator/index.ts';
 import { startCli, writeConfig } from '../helpers/cli.ts';
-import { runCli } from '../helpers/cli-inprocess.ts';
+import { runCliInProcess } from '../helpers/cli-inprocess.ts';
 import { openTestDatabase, postgresReachable, type Backend, type TestDatabase } from '../helpers/db.ts';
 import { count, sync, testConfig } from '../helpers/harness.ts';
 import { adminClient, memoryLogger, report } from '../helpers/reliability.ts';
@@ -82,11 +82,11 @@ describe.skipIf(!(await postgresReachable()))('a very long error message (real P
     expect(again.value).toBe('refreshed');
 
     const env = { DATABASE_URL: tdb.url };
-    const json = await timed(() => runCli(['report', '--since', SINCE_EVER, '--format', 'json'], env));
+    const json = await timed(() => runCliInProcess(['report', '--since', SINCE_EVER, '--format', 'json'], env));
     expect(json.value.code, json.value.stderr).toBe(0);
     const patterns = (JSON.parse(json.value.stdout) as { top_errors: { error_pattern: string }[] }).top_errors.map((e) => e.error_pattern);
     expect(patterns).toContain(top?.error_pattern);
-    const table = await timed(() => runCli(['report', '--since', SINCE_EVER], env));
+    const table = await timed(() => runCliInProcess(['report', '--since', SINCE_EVER], env));
     expect(table.value.code, table.value.stderr).toBe(0);
     // A generous hang guard, not a benchmark: before the fix the 10 MB case did not end in 5 minutes.
     expect(again.ms + json.ms + table.ms).toBeLessThan(60_000);
@@ -170,13 +170,13 @@ describe.each<Backend>(['postgres', 'pglite'])('jobs without created_at (%s)', (
 
     const env = backend === 'postgres' ? { DATABASE_URL: tdb.url } : undefined;
     if (env) {
-      const out = await runCli(['report', '--since', SINCE_EVER, '--format', 'json'], env);
+      const out = await runCliInProcess(['report', '--since', SINCE_EVER, '--format', 'json'], env);
       expect(out.code, out.stderr).toBe(0);
       const json = JSON.parse(out.stdout) as { outcomes: { jobs: number }[]; daily: { jobs: number }[] };
       expect(json.outcomes.reduce((n, o) => n + o.jobs, 0)).toBe(live);
       expect(json.daily.reduce((n, d) => n + d.jobs, 0)).toBe(live);
       // A window takes a job without created_at by the same rule.
-      const windowed = await runCli(['report', '--since', '45d', '--format', 'json'], env);
+      const windowed = await runCliInProcess(['report', '--since', '45d', '--format', 'json'], env);
       const part = JSON.parse(windowed.stdout) as { since: string; outcomes: { jobs: number }[] };
       const inWindow = await count(db, sql`SELECT count(*)::int AS n FROM classify_jobs
         WHERE coalesce(created_at, effective_at, updated_at, first_seen_at) >= ${part.since}::timestamptz`);

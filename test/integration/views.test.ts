@@ -1,10 +1,11 @@
 // The reporting views against the simulator's known data set, on real Postgres and on PGlite.
 // Expected figures are computed in TypeScript from sim.jobs() (test/helpers/expected.ts), not from SQL.
 import { sql } from 'drizzle-orm';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { queryRows, type Db } from '../../src/db/connect.ts';
 import { simProjectId, startSimulator, type Simulator, type V1Job } from '../../src/simulator/index.ts';
-import { openTestDatabase, type Backend, type TestDatabase } from '../helpers/db.ts';
+import type { Backend } from '../helpers/db.ts';
+import { useBackend, usePostgres } from '../helpers/fixtures.ts';
 import {
   expectedDaily, expectedRuleTypes, expectedTopErrors, factsOf, type JobFacts,
 } from '../helpers/expected.ts';
@@ -54,23 +55,10 @@ async function expectViewsToMatch(db: Db, sim: Simulator) {
 }
 
 describe.each<Backend>(['postgres', 'pglite'])('reporting views on %s', (backend) => {
-  let shared: TestDatabase | undefined;
-  let tdb: TestDatabase;
+  const tdb = useBackend(backend);
   let sim: Simulator;
 
-  beforeAll(async () => {
-    if (backend === 'pglite') shared = await openTestDatabase('pglite');
-  });
-  afterAll(async () => {
-    await shared?.close();
-  });
   beforeEach(async () => {
-    if (shared) {
-      await shared.reset();
-      tdb = shared;
-    } else {
-      tdb = await openTestDatabase(backend);
-    }
     sim = await startSimulator({ apis: ['v1'],
       projects: [{ id: A, jobs: 320 }, { id: B, jobs: 140 }, { id: C, jobs: 5, access: 'forbidden' }],
       seed: SEED,
@@ -79,12 +67,11 @@ describe.each<Backend>(['postgres', 'pglite'])('reporting views on %s', (backend
   });
   afterEach(async () => {
     await sim.stop();
-    if (!shared) await tdb.close();
   });
 
   it('daily outcomes, rule type usage and top errors equal the figures of the synced data set', async () => {
-    await sync(testConfig(sim, { projects: [A, B, C] }), tdb);
-    const db = tdb.database.db;
+    await sync(testConfig(sim, { projects: [A, B, C] }), tdb());
+    const db = tdb().database.db;
     await expectViewsToMatch(db, sim);
 
     // Sanity of the fixture itself: the data set exercises every part of the views.
@@ -100,9 +87,9 @@ describe.each<Backend>(['postgres', 'pglite'])('reporting views on %s', (backend
   });
 
   it('classify_job_outcomes has one row per live job with outcome, duration, rule count and error pattern', async () => {
-    await sync(testConfig(sim, { projects: [A, B] }), tdb);
+    await sync(testConfig(sim, { projects: [A, B] }), tdb());
     const rows = await queryRows<{ job_id: string; project_id: string; outcome: string; status: string; created_day: string;
-      duration_seconds: number | null; duration: string | null; rule_count: number; error_pattern: string | null }>(tdb.database.db, sql`
+      duration_seconds: number | null; duration: string | null; rule_count: number; error_pattern: string | null }>(tdb().database.db, sql`
       SELECT job_id, project_id, outcome, status, created_day::text AS created_day, duration_seconds,
         extract(epoch FROM duration)::float8::text AS duration, rule_count, error_pattern
       FROM classify_job_outcomes`);
@@ -125,9 +112,9 @@ describe.each<Backend>(['postgres', 'pglite'])('reporting views on %s', (backend
   });
 
   it('sync_freshness shows per project the last sync, the last success, its age and the jobs stored', async () => {
-    const first = await sync(testConfig(sim, { projects: [A, B, C] }), tdb);
+    const first = await sync(testConfig(sim, { projects: [A, B, C] }), tdb());
     const rows = await queryRows<{ project_id: string; last_status: string; last_error: string | null; jobs_stored: number;
-      age_seconds: number | null; last_success_at: string | null; last_success_run_id: string | null }>(tdb.database.db, sql`
+      age_seconds: number | null; last_success_at: string | null; last_success_run_id: string | null }>(tdb().database.db, sql`
       SELECT project_id, last_status, last_error, jobs_stored, age_seconds, last_success_at::text, last_success_run_id::text
       FROM sync_freshness ORDER BY project_id`);
     const byProject = new Map(rows.map((r) => [r.project_id, r]));
@@ -142,15 +129,15 @@ describe.each<Backend>(['postgres', 'pglite'])('reporting views on %s', (backend
     expect(byProject.get(C)?.last_error).toContain('HTTP 403');
 
     // C fails again later: its last success stays empty; A's last success moves to the new run.
-    const second = await sync(testConfig(sim, { projects: [A, C] }), tdb);
-    const [a] = await queryRows<{ last_success_run_id: string }>(tdb.database.db, sql`
+    const second = await sync(testConfig(sim, { projects: [A, C] }), tdb());
+    const [a] = await queryRows<{ last_success_run_id: string }>(tdb().database.db, sql`
       SELECT last_success_run_id::text FROM sync_freshness WHERE project_id = ${A}`);
     expect(a?.last_success_run_id).toBe(second.runId);
   });
 
   it('the next sync refreshes the views: moved statuses, upstream deletions, new jobs and unknown statuses', async () => {
     const config = testConfig(sim, { projects: [A, B] });
-    await sync(config, tdb);
+    await sync(config, tdb());
     const jobs = sim.jobs(A);
     const pending = jobs.filter((j) => j.status === 'PENDING').slice(0, 3);
     expect(pending).toHaveLength(3);
@@ -166,34 +153,31 @@ describe.each<Backend>(['postgres', 'pglite'])('reporting views on %s', (backend
     };
     sim.upsertJob(A, added);
 
-    await sync(config, tdb);
-    await expectViewsToMatch(tdb.database.db, sim);
-    const [unknown] = await queryRows<{ n: number }>(tdb.database.db, sql`
+    await sync(config, tdb());
+    await expectViewsToMatch(tdb().database.db, sim);
+    const [unknown] = await queryRows<{ n: number }>(tdb().database.db, sql`
       SELECT sum(unknown)::int AS n FROM classify_outcomes_daily WHERE project_id = ${A}`);
     expect(unknown?.n).toBe(1);
-    const [live] = await queryRows<{ n: number }>(tdb.database.db, sql`
+    const [live] = await queryRows<{ n: number }>(tdb().database.db, sql`
       SELECT sum(jobs)::int AS n FROM classify_outcomes_daily WHERE project_id = ${A}`);
     expect(live?.n).toBe(320 - 5 + 1);
   });
 });
 
 describe('materialized views', () => {
+  const tdb = usePostgres();
+
   it('each has the unique index REFRESH ... CONCURRENTLY needs (a migration recreating one must add it again)', async () => {
-    const tdb = await openTestDatabase('postgres');
-    try {
-      const rows = await queryRows<{ matviewname: string; unique_indexes: number }>(tdb.database.db, sql`
-        SELECT m.matviewname, count(i.indexrelid) FILTER (WHERE i.indisunique)::int AS unique_indexes
-        FROM pg_matviews m
-        LEFT JOIN pg_index i ON i.indrelid = format('%I.%I', m.schemaname, m.matviewname)::regclass
-        WHERE m.schemaname = 'public'
-        GROUP BY m.matviewname ORDER BY m.matviewname`);
-      expect(rows).toEqual([
-        { matviewname: 'classify_outcomes_daily', unique_indexes: 1 },
-        { matviewname: 'classify_rule_type_usage', unique_indexes: 1 },
-        { matviewname: 'classify_top_errors', unique_indexes: 1 },
-      ]);
-    } finally {
-      await tdb.close();
-    }
+    const rows = await queryRows<{ matviewname: string; unique_indexes: number }>(tdb().database.db, sql`
+      SELECT m.matviewname, count(i.indexrelid) FILTER (WHERE i.indisunique)::int AS unique_indexes
+      FROM pg_matviews m
+      LEFT JOIN pg_index i ON i.indrelid = format('%I.%I', m.schemaname, m.matviewname)::regclass
+      WHERE m.schemaname = 'public'
+      GROUP BY m.matviewname ORDER BY m.matviewname`);
+    expect(rows).toEqual([
+      { matviewname: 'classify_outcomes_daily', unique_indexes: 1 },
+      { matviewname: 'classify_rule_type_usage', unique_indexes: 1 },
+      { matviewname: 'classify_top_errors', unique_indexes: 1 },
+    ]);
   });
 });

@@ -111,7 +111,7 @@ describe.runIf(pgUp)('the worker stops with its launcher (processes, real Postgr
     const stoppedAt = Date.now();
     if (c.target === 'group') process.kill(-pgid, c.signal);
     else worker.kill(c.signal);
-    await eventually(async () => groupProcesses(pgid).length === 0, `every process of group ${pgid} to end`, STOP_MS);
+    await eventually(() => groupProcesses(pgid).length === 0, `every process of group ${pgid} to end`, STOP_MS);
     const stopSeconds = (Date.now() - stoppedAt) / 1000;
     await worker.closed;
 
@@ -120,7 +120,7 @@ describe.runIf(pgUp)('the worker stops with its launcher (processes, real Postgr
     expect(worker.stderr()).not.toMatch(/classify-sync:/);
     if (c.launch === 'node') expect(await worker.exited).toEqual({ code: 0, signal: null });
     const runs = await queryRows<{ status: string; pages: number }>(db, sql`SELECT status, pages FROM sync_runs`);
-    expect(runs).toEqual([{ status: 'cancelled', pages: expect.any(Number) }]);
+    expect(runs).toEqual([{ status: 'cancelled', pages: expect.any(Number) as number }]);
     const pages = runs[0]?.pages ?? 0;
     expect(pages).toBeGreaterThanOrEqual(2);
     expect(pages).toBeLessThan(40);

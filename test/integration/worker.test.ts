@@ -125,7 +125,7 @@ describe.runIf(pgUp)('classify-sync worker (processes, real Postgres)', () => {
 
     // Both catch up at start (nothing synced yet), then tick; wait for four scheduled runs in each.
     await Promise.all(workers.map((w) => eventually(
-      async () => w.lines.filter(isLine('run finished', { reason: 'schedule' })).length >= 4, 'four scheduled runs', 45_000)));
+      () => w.lines.filter(isLine('run finished', { reason: 'schedule' })).length >= 4, 'four scheduled runs', 45_000)));
     for (const w of workers) w.kill('SIGTERM');
     expect(await Promise.all(workers.map((w) => w.exited))).toEqual([{ code: 0, signal: null }, { code: 0, signal: null }]);
 
@@ -212,7 +212,7 @@ describe.runIf(pgUp)('classify-sync worker (processes, real Postgres)', () => {
     const next = await sync(testConfig(sim, { projects: [A], pageSize: 10 }), tdb);
     expect(next.status).toBe('succeeded');
     const rows = await projectRows(db);
-    expect(rows[0]).toMatchObject({ status: 'abandoned', run_status: 'abandoned', error: expect.stringMatching(/^abandoned: its process \(.+, pid \d+\) stopped/) });
+    expect(rows[0]).toMatchObject({ status: 'abandoned', run_status: 'abandoned', error: expect.stringMatching(/^abandoned: its process \(.+, pid \d+\) stopped/) as string });
     expect(await storedRaw(db, A)).toEqual(expectedRaw(sim, A));
   });
 
@@ -246,7 +246,7 @@ describe.runIf(pgUp)('classify-sync worker (processes, real Postgres)', () => {
     expect(next.projects[0]).toMatchObject({ status: 'succeeded', mode: 'resume', pages: 20 - pages });
 
     const rows = await projectRows(db);
-    expect(rows[0]).toMatchObject({ status: 'abandoned', run_status: 'abandoned', run_error: expect.stringMatching(/^abandoned: its process \(.+, pid \d+\) stopped without finishing the run/) });
+    expect(rows[0]).toMatchObject({ status: 'abandoned', run_status: 'abandoned', run_error: expect.stringMatching(/^abandoned: its process \(.+, pid \d+\) stopped without finishing the run/) as string });
     expect(rows[1]).toMatchObject({ status: 'succeeded', run_status: 'succeeded', mode: 'resume' });
     const [old] = await queryRows<{ pages: number }>(db, sql`SELECT pages FROM sync_runs WHERE status = 'abandoned'`);
     expect(old?.pages).toBe(pages);
@@ -268,7 +268,7 @@ describe.runIf(pgUp)('classify-sync worker (processes, real Postgres)', () => {
     expect(failing.status).toBe(503);
     expect(failing.body).toMatchObject({ status: 'stale', staleAfterHours: 36 });
     expect(failing.body.projects).toEqual([
-      { id: A, lastSuccessAt: expect.any(String), lastStatus: 'succeeded', stale: false },
+      { id: A, lastSuccessAt: expect.any(String) as string, lastStatus: 'succeeded', stale: false },
       { id: B, lastSuccessAt: null, lastStatus: 'failed', stale: true },
     ]);
 
@@ -315,8 +315,8 @@ describe.runIf(pgUp)('classify-sync worker (processes, real Postgres)', () => {
     const stale = await getJson(`${base}/healthz`);
     expect(stale.status).toBe(503);
     expect(stale.body.projects).toEqual([
-      { id: A, lastSuccessAt: expect.any(String), lastStatus: 'succeeded', stale: true },
-      { id: B, lastSuccessAt: expect.any(String), lastStatus: 'succeeded', stale: false },
+      { id: A, lastSuccessAt: expect.any(String) as string, lastStatus: 'succeeded', stale: true },
+      { id: B, lastSuccessAt: expect.any(String) as string, lastStatus: 'succeeded', stale: false },
     ]);
     expect(Date.now() - Date.parse(String(stale.body.projects[0]?.lastSuccessAt))).toBeGreaterThan(36 * 3_600_000);
 

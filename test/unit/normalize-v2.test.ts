@@ -91,9 +91,9 @@ describe('normalizeV2Item', () => {
   it('rejects items missing what v2 requires, or of another project', () => {
     const { configuration: _c, ...noConfiguration } = item();
     const { file_input: _f, ...noInput } = item();
-    expect(normalizeV2Item(noConfiguration, ctx)).toMatchObject({ ok: false, reject: { reason: expect.stringContaining('configuration') } });
-    expect(normalizeV2Item(noInput, ctx)).toMatchObject({ ok: false, reject: { reason: expect.stringContaining('file_input') } });
-    expect(normalizeV2Item(item({ project_id: 'other' }), ctx)).toMatchObject({ ok: false, reject: { reason: expect.stringContaining('not the project') } });
+    expect(normalizeV2Item(noConfiguration, ctx)).toMatchObject({ ok: false, reject: { reason: expect.stringContaining('configuration') as string } });
+    expect(normalizeV2Item(noInput, ctx)).toMatchObject({ ok: false, reject: { reason: expect.stringContaining('file_input') as string } });
+    expect(normalizeV2Item(item({ project_id: 'other' }), ctx)).toMatchObject({ ok: false, reject: { reason: expect.stringContaining('not the project') as string } });
   });
 
   it('warns about, but keeps, values outside what the API documents', () => {

@@ -30,7 +30,7 @@ describe('planWalk', () => {
   it('walks in full when no full walk completed, when one is due, when asked, and always on v1', () => {
     const full = { mode: 'full', kind: 'full', filter: undefined };
     expect(plan({}, { lastFullWalkMs: undefined, lastCompleteWalkStartedMs: undefined })).toMatchObject({ ...full, reason: 'no full walk has completed yet' });
-    expect(plan({}, { lastFullWalkMs: NOW - 7 * DAY })).toMatchObject({ ...full, reason: expect.stringContaining('7.0 days ago') });
+    expect(plan({}, { lastFullWalkMs: NOW - 7 * DAY })).toMatchObject({ ...full, reason: expect.stringContaining('7.0 days ago') as string });
     expect(plan({}, { lastFullWalkMs: NOW - 7 * DAY + 1 })).toMatchObject({ mode: 'incremental' });
     expect(plan({ fullRefreshDays: 0 })).toMatchObject(full);
     expect(plan({ forceFull: true })).toMatchObject({ ...full, reason: 'a full walk was asked for' });

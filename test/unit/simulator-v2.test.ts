@@ -35,7 +35,7 @@ function get(sim: Simulator, path: string, query: Record<string, string | number
     if (Array.isArray(value)) for (const v of value) params.append(name, v);
     else if (value !== undefined) params.set(name, String(value));
   }
-  return fetch(`${sim.url}${path}?${params}`, { headers: { authorization: `Bearer ${sim.apiKey}` } });
+  return fetch(`${sim.url}${path}?${params.toString()}`, { headers: { authorization: `Bearer ${sim.apiKey}` } });
 }
 
 interface Page {
@@ -65,9 +65,9 @@ describe('v2 list', () => {
     expect(items).toEqual(sim.jobsV2(A));
     expect(items.map((j) => j.id)).toEqual(sim.jobs(A).map((j) => j.id));
     for (const job of items) {
-      expect(job).toMatchObject({ project_id: A, file_input: expect.any(String), configuration: { rules: expect.any(Array), mode: 'FAST' } });
+      expect(job).toMatchObject({ project_id: A, file_input: expect.any(String) as string, configuration: { rules: expect.any(Array) as unknown[], mode: 'FAST' } });
       expect(['url', 'file_id', 'parse_job_id']).toContain(job.document_input_type);
-      if (job.status === 'COMPLETED' && 'result' in job) expect(job.result).toMatchObject({ confidence: expect.any(Number), reasoning: expect.any(String) });
+      if (job.status === 'COMPLETED' && 'result' in job) expect(job.result).toMatchObject({ confidence: expect.any(Number) as number, reasoning: expect.any(String) as string });
       const spec = job.configuration.parsing_configuration?.target_pages;
       if (typeof spec === 'string') expect(spec).toMatch(/^\d+(-\d+)?(, ?\d+(-\d+)?)*$/);
     }

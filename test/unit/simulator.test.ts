@@ -35,7 +35,7 @@ function list(sim: Simulator, query: Query, key: string | null = sim.apiKey, ini
   const params = new URLSearchParams();
   for (const [name, value] of Object.entries(query)) if (value !== undefined) params.set(name, String(value));
   const headers: Record<string, string> = key === null ? {} : { authorization: `Bearer ${key}` };
-  return fetch(`${sim.url}${PATH}?${params}`, { ...init, headers });
+  return fetch(`${sim.url}${PATH}?${params.toString()}`, { ...init, headers });
 }
 
 interface Page {
@@ -182,7 +182,7 @@ describe('errors', () => {
       const res = await list(sim, query);
       expect(res.status).toBe(422);
       const body = (await res.json()) as { detail: { loc: string[]; msg: string; type: string }[] };
-      expect(body.detail[0]).toMatchObject({ loc: ['query', field], msg: expect.any(String), type: expect.any(String) });
+      expect(body.detail[0]).toMatchObject({ loc: ['query', field], msg: expect.any(String) as string, type: expect.any(String) as string });
     }
   });
 });
@@ -297,7 +297,7 @@ describe('faults', () => {
     const res = await list(sim, { project_id: A });
     expect(res.status).toBe(429);
     expect(res.headers.get('retry-after')).toBe('3');
-    expect(await res.json()).toEqual({ detail: expect.any(String) });
+    expect(await res.json()).toEqual({ detail: expect.any(String) as string });
     expect(sim.stats.faults['429']).toBe(1);
     expect(sim.stats.byStatus['429']).toBe(1);
   });
@@ -313,7 +313,7 @@ describe('faults', () => {
       }
       expect(bodies[0]).toContain('<html>');
       expect(bodies[1]).toBe('');
-      expect(JSON.parse(bodies[2] ?? '')).toEqual({ detail: expect.any(String) });
+      expect(JSON.parse(bodies[2] ?? '')).toEqual({ detail: expect.any(String) as string });
     }
   });
 
@@ -328,7 +328,7 @@ describe('faults', () => {
     const res = await list(sim, { project_id: A });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('application/json');
-    await expect(res.text().then((text) => JSON.parse(text))).rejects.toThrow();
+    await expect(res.text().then((text): unknown => JSON.parse(text))).rejects.toThrow();
     expect(sim.stats.pages).toBe(0);
   });
 

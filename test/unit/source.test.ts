@@ -39,10 +39,10 @@ describe('retry classification', () => {
   it('retries retryable errors until success, and reports each retry', async () => {
     let calls = 0;
     const seen: (number | undefined)[] = [];
-    const value = await withRetry(async () => {
+    const value = await withRetry(() => {
       calls += 1;
-      if (calls < 3) throw new ApiError('busy', 'http', 503, 'busy', true, 1);
-      return 'ok';
+      if (calls < 3) return Promise.reject(new ApiError('busy', 'http', 503, 'busy', true, 1));
+      return Promise.resolve('ok');
     }, fast, { onRetry: (e) => seen.push(e.error.status) });
     expect(value).toBe('ok');
     expect(seen).toEqual([503, 503]);
@@ -50,18 +50,18 @@ describe('retry classification', () => {
 
   it('fails at once on a permanent error', async () => {
     let calls = 0;
-    await expect(withRetry(async () => {
+    await expect(withRetry(() => {
       calls += 1;
-      throw new ApiError('no', 'http', 401, 'Not authenticated', false);
+      return Promise.reject(new ApiError('no', 'http', 401, 'Not authenticated', false));
     }, fast)).rejects.toMatchObject({ status: 401 });
     expect(calls).toBe(1);
   });
 
   it('gives up after the retry budget', async () => {
     let calls = 0;
-    await expect(withRetry(async () => {
+    await expect(withRetry(() => {
       calls += 1;
-      throw new ApiError('down', 'http', 500, undefined, true);
+      return Promise.reject(new ApiError('down', 'http', 500, undefined, true));
     }, fast)).rejects.toMatchObject({ status: 500 });
     expect(calls).toBe(4);
   });
@@ -148,14 +148,14 @@ describe('pages (the walk)', () => {
   it('follows tokens to the end', async () => {
     const chain: Record<string, string | undefined> = { start: 'a', a: 'b', b: undefined };
     const walked = [];
-    for await (const p of pages(async (t) => page(chain[t ?? 'start']), { maxPages: 10 })) walked.push([p.number, p.token]);
+    for await (const p of pages((t) => Promise.resolve(page(chain[t ?? 'start'])), { maxPages: 10 })) walked.push([p.number, p.token]);
     expect(walked).toEqual([[1, undefined], [2, 'a'], [3, 'b']]);
   });
 
   it('stops a token loop with an error instead of walking forever', async () => {
     const chain: Record<string, string> = { start: 'a', a: 'b', b: 'a' };
     const walk = async () => {
-      for await (const _ of pages(async (t) => page(chain[t ?? 'start']), { maxPages: 1000 })) { /* consume */ }
+      for await (const _ of pages((t) => Promise.resolve(page(chain[t ?? 'start'])), { maxPages: 1000 })) { /* consume */ }
     };
     await expect(walk()).rejects.toThrow(WalkError);
     await expect(walk()).rejects.toThrow(/twice/);
@@ -169,7 +169,7 @@ describe('pages (the walk)', () => {
     const chain: Record<string, string> = { start: `${long}a`, [`${long}a`]: `${long}b`, [`${long}b`]: `${long}a` };
     const walked: (string | undefined)[] = [];
     const walk = async () => {
-      for await (const p of pages(async (t) => page(chain[t ?? 'start']), { maxPages: 1000 })) walked.push(p.token?.slice(-1));
+      for await (const p of pages((t) => Promise.resolve(page(chain[t ?? 'start'])), { maxPages: 1000 })) walked.push(p.token?.slice(-1));
     };
     await expect(walk()).rejects.toThrow(/twice in one walk/);
     expect(walked).toEqual([undefined, 'a']);
@@ -178,7 +178,7 @@ describe('pages (the walk)', () => {
   it('refuses a page token longer than MAX_PAGE_TOKEN_CHARS before storing its page', async () => {
     const walked: number[] = [];
     const walk = async () => {
-      for await (const p of pages(async () => page('t'.repeat(MAX_PAGE_TOKEN_CHARS + 1)), { maxPages: 10 })) walked.push(p.number);
+      for await (const p of pages(() => Promise.resolve(page('t'.repeat(MAX_PAGE_TOKEN_CHARS + 1))), { maxPages: 10 })) walked.push(p.number);
     };
     await expect(walk()).rejects.toThrow(`the API returned a page token of ${MAX_PAGE_TOKEN_CHARS + 1} characters (more than ${MAX_PAGE_TOKEN_CHARS})`);
     expect(walked).toEqual([]);
@@ -187,14 +187,14 @@ describe('pages (the walk)', () => {
   it('stops a runaway walk at maxPages', async () => {
     let n = 0;
     const walk = async () => {
-      for await (const _ of pages(async () => page(`t${n++}`), { maxPages: 5 })) { /* consume */ }
+      for await (const _ of pages(() => Promise.resolve(page(`t${n++}`)), { maxPages: 5 })) { /* consume */ }
     };
     await expect(walk()).rejects.toThrow(/more than 5 pages/);
   });
 
   it('resumes from a saved token, counting pages on from before', async () => {
     const numbers = [];
-    for await (const p of pages(async (t) => page(t === 'x' ? undefined : 'x'), { startToken: 's', pagesBefore: 4, maxPages: 10 })) numbers.push(p.number);
+    for await (const p of pages((t) => Promise.resolve(page(t === 'x' ? undefined : 'x')), { startToken: 's', pagesBefore: 4, maxPages: 10 })) numbers.push(p.number);
     expect(numbers).toEqual([5, 6]);
   });
 });
