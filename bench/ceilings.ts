@@ -64,8 +64,23 @@ export async function walkAll(sim: SimulatorProcess, options: WalkOptions): Prom
 
 // ---- COPY ----
 
-const JOB_COLUMNS = ['id', 'project_id', 'organization_id', 'api_version', 'status', 'outcome', 'mode', 'user_id',
-  'error_message', 'job_record_id', 'created_at', 'effective_at', 'updated_at', 'raw', 'last_run_id'] as const;
+const JOB_COLUMNS = [
+  'id',
+  'project_id',
+  'organization_id',
+  'api_version',
+  'status',
+  'outcome',
+  'mode',
+  'user_id',
+  'error_message',
+  'job_record_id',
+  'created_at',
+  'effective_at',
+  'updated_at',
+  'raw',
+  'last_run_id',
+] as const;
 const RULE_COLUMNS = ['job_id', 'position', 'type', 'description'] as const;
 const PARSING_COLUMNS = ['job_id', 'lang', 'max_pages', 'target_pages', 'target_pages_spec'] as const;
 
@@ -106,8 +121,23 @@ export function copyCollector(runId: string): { data: CopyData; add: (projectId:
     let ruleLines = '';
     let parsingLines = '';
     for (const { job, rules, parsing } of jobs) {
-      jobLines += copyLine([job.id, job.projectId, job.organizationId, job.apiVersion, job.status, job.outcome, job.mode,
-        job.userId, job.errorMessage, job.jobRecordId, job.createdAt, job.effectiveAt, job.updatedAt, job.raw, runId]);
+      jobLines += copyLine([
+        job.id,
+        job.projectId,
+        job.organizationId,
+        job.apiVersion,
+        job.status,
+        job.outcome,
+        job.mode,
+        job.userId,
+        job.errorMessage,
+        job.jobRecordId,
+        job.createdAt,
+        job.effectiveAt,
+        job.updatedAt,
+        job.raw,
+        runId,
+      ]);
       for (const r of rules) ruleLines += copyLine([r.jobId, r.position, r.type, r.description]);
       if (parsing) parsingLines += copyLine([parsing.jobId, parsing.lang, parsing.maxPages, parsing.targetPages, parsing.targetPagesSpec]);
       data.jobs += 1;
@@ -152,7 +182,9 @@ export async function copyAll(target: BenchDatabase, data: CopyData, concurrency
     try {
       // Open the connections before the clock starts, as the sync's pool is open before its run.
       const warm = await Promise.all(Array.from({ length: Math.min(concurrency, projects.length) }, () => pool.connect()));
-      const pids = await Promise.all(warm.map(async (c) => (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid ?? 0));
+      const pids = await Promise.all(
+        warm.map(async (c) => (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid ?? 0),
+      );
       for (const c of warm) c.release();
       const cpuBefore = processCpuMs(pids);
       const started = performance.now();

@@ -22,8 +22,13 @@ export async function freshDatabase(kind: DbKind, adminUrl: string | undefined, 
   if (kind === 'pglite') {
     const dir = mkdtempSync(join(tmpdir(), 'cs-bench-pglite-'));
     return {
-      kind, url: undefined, pgliteDir: dir,
-      drop: () => { if (!keep) rmSync(dir, { recursive: true, force: true }); return Promise.resolve(); },
+      kind,
+      url: undefined,
+      pgliteDir: dir,
+      drop: () => {
+        if (!keep) rmSync(dir, { recursive: true, force: true });
+        return Promise.resolve();
+      },
     };
   }
   if (!adminUrl) throw new Error('--db postgres needs DATABASE_URL (any database on the server; the bench creates its own)');
@@ -32,7 +37,9 @@ export async function freshDatabase(kind: DbKind, adminUrl: string | undefined, 
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   return {
-    kind, url: url.toString(), pgliteDir: undefined,
+    kind,
+    url: url.toString(),
+    pgliteDir: undefined,
     drop: async () => {
       if (!keep) await withClient(adminUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
     },
@@ -77,7 +84,9 @@ export function processCpuMs(pids: readonly number[]): number | undefined {
   for (const pid of pids) {
     try {
       // Fields after the parenthesized command name: utime is the 12th, stime the 13th (man 5 proc).
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8')
+        .replace(/^.*\) /s, '')
+        .split(' ');
       ticks += Number(fields[11]) + Number(fields[12]);
     } catch {
       return undefined;

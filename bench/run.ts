@@ -60,7 +60,8 @@ function parseOptions(argv: string[]) {
   if (db !== 'postgres' && db !== 'pglite') throw new Error(`--db must be postgres or pglite, got ${JSON.stringify(values.db)}`);
   const requested = (values.scenario ?? []).flatMap((s) => s.split(','));
   for (const s of requested) {
-    if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`--scenario must be one of ${SCENARIOS.join(', ')}, got ${JSON.stringify(s)}`);
+    if (!(SCENARIOS as readonly string[]).includes(s))
+      throw new Error(`--scenario must be one of ${SCENARIOS.join(', ')}, got ${JSON.stringify(s)}`);
   }
   const memoryJobs = values['memory-jobs']?.split(',').map((v) => positive('memory-jobs', v)) ?? [jobs, jobs * 10];
   return {
@@ -68,7 +69,7 @@ function parseOptions(argv: string[]) {
     jobs,
     projects: positive('projects', values.projects),
     db,
-    scenarios: new Set<Scenario>(requested.length > 0 ? requested as Scenario[] : SCENARIOS),
+    scenarios: new Set<Scenario>(requested.length > 0 ? (requested as Scenario[]) : SCENARIOS),
     latencyMs: positive('latency-ms', values['latency-ms']),
     latencyPages: positive('latency-pages', values['latency-pages']),
     memoryJobs,
@@ -96,18 +97,27 @@ function childEnv(sim: SimulatorProcess, db: BenchDatabase): NodeJS.ProcessEnv {
 /** Runs one sync (a backfill from the first page) in a child process and returns its report. */
 async function runSyncChild(sim: SimulatorProcess, db: BenchDatabase, options: BenchOptions): Promise<SyncChildReport> {
   const args = [
-    '--import', TSX, SYNC_CHILD,
+    '--import',
+    TSX,
+    SYNC_CHILD,
     ...sim.projectIds.flatMap((id) => ['--project', id]),
-    '--page-size', String(options.pageSize), '--concurrency', String(options.concurrency),
+    '--page-size',
+    String(options.pageSize),
+    '--concurrency',
+    String(options.concurrency),
     ...(db.pgliteDir ? ['--pglite-dir', db.pgliteDir] : []),
   ];
   const child = spawn(process.execPath, args, { env: childEnv(sim, db), stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
   let output = '';
-  const keep = (chunk: Buffer) => { output = (output + chunk.toString()).slice(-8_000); };
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-8_000);
+  };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
   let report: SyncChildReport | undefined;
-  child.on('message', (message) => { report = message as SyncChildReport; });
+  child.on('message', (message) => {
+    report = message as SyncChildReport;
+  });
   const code = await new Promise<number | null>((resolve, reject) => {
     child.once('error', reject);
     child.once('close', resolve);
@@ -154,9 +164,15 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       loadAverageAtEnd: [],
     },
     options: {
-      jobs: options.jobs, projects: options.projects, db: options.db, pageSize: options.pageSize,
-      concurrency: options.concurrency, latencyMs: options.latencyMs, latencyPages: options.latencyPages,
-      memoryJobs: options.memoryJobs, scenarios: [...scenarios],
+      jobs: options.jobs,
+      projects: options.projects,
+      db: options.db,
+      pageSize: options.pageSize,
+      concurrency: options.concurrency,
+      latencyMs: options.latencyMs,
+      latencyPages: options.latencyPages,
+      memoryJobs: options.memoryJobs,
+      scenarios: [...scenarios],
     },
     scenarios: {},
     targets: [],
@@ -173,7 +189,10 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
         const walk = await walkAll(sim, options);
         const simCpuAfter = simulatorCpuMs(sim);
         s.fetchCeiling = {
-          jobs: walk.jobs, pages: walk.pages, seconds: seconds(walk.wallMs), jobsPerSecond: walk.jobs / seconds(walk.wallMs),
+          jobs: walk.jobs,
+          pages: walk.pages,
+          seconds: seconds(walk.wallMs),
+          jobsPerSecond: walk.jobs / seconds(walk.wallMs),
           cpuSeconds: seconds(walk.cpuMs),
           simulatorCpuSeconds: simCpuBefore !== undefined && simCpuAfter !== undefined ? seconds(simCpuAfter - simCpuBefore) : undefined,
         };
@@ -183,8 +202,12 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
         await walkAll(sim, { ...options, onJobs: collector.add });
         const copy = await withDatabase(options, (db) => copyAll(db, collector.data, options.concurrency));
         s.writeCeiling = {
-          jobs: copy.jobs, rows: copy.rows, seconds: seconds(copy.wallMs), dbCpuSeconds: copy.dbCpuMs === undefined ? undefined : seconds(copy.dbCpuMs),
-          jobsPerSecond: copy.jobs / seconds(copy.wallMs), rowsPerSecond: copy.rows / seconds(copy.wallMs),
+          jobs: copy.jobs,
+          rows: copy.rows,
+          seconds: seconds(copy.wallMs),
+          dbCpuSeconds: copy.dbCpuMs === undefined ? undefined : seconds(copy.dbCpuMs),
+          jobsPerSecond: copy.jobs / seconds(copy.wallMs),
+          rowsPerSecond: copy.rows / seconds(copy.wallMs),
         };
       }
       if (scenarios.has('cold') || scenarios.has('warm')) {
@@ -193,9 +216,13 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
           const cold = await runSyncChild(sim, db, options);
           const rows = sumCounts(cold.rows, STORED);
           s.cold = {
-            jobs: cold.jobsSeen, rows, seconds: seconds(cold.wallMs),
-            jobsPerSecond: cold.jobsSeen / seconds(cold.wallMs), rowsPerSecond: rows / seconds(cold.wallMs),
-            cpuSeconds: seconds(cold.cpuUserMs + cold.cpuSystemMs), dbCpuSeconds: cold.dbCpuMs === undefined ? undefined : seconds(cold.dbCpuMs),
+            jobs: cold.jobsSeen,
+            rows,
+            seconds: seconds(cold.wallMs),
+            jobsPerSecond: cold.jobsSeen / seconds(cold.wallMs),
+            rowsPerSecond: rows / seconds(cold.wallMs),
+            cpuSeconds: seconds(cold.cpuUserMs + cold.cpuSystemMs),
+            dbCpuSeconds: cold.dbCpuMs === undefined ? undefined : seconds(cold.dbCpuMs),
             maxRssBytes: cold.maxRssBytes,
           };
           if (s.fetchCeiling && s.writeCeiling) {
@@ -209,12 +236,17 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
           const warm = await runSyncChild(sim, db, options);
           const written = (t: keyof TableCounts) => warm.rowVersionsAfter[t] - warm.rowVersionsBefore[t];
           s.warm = {
-            jobs: warm.jobsSeen, unchanged: warm.unchanged, seconds: seconds(warm.wallMs),
-            ratioToCold: warm.wallMs / cold.wallMs, cpuSeconds: seconds(warm.cpuUserMs + warm.cpuSystemMs),
+            jobs: warm.jobsSeen,
+            unchanged: warm.unchanged,
+            seconds: seconds(warm.wallMs),
+            ratioToCold: warm.wallMs / cold.wallMs,
+            cpuSeconds: seconds(warm.cpuUserMs + warm.cpuSystemMs),
             dbCpuSeconds: warm.dbCpuMs === undefined ? undefined : seconds(warm.dbCpuMs),
             rowVersions: {
-              jobs: written('classify_jobs'), rules: written('classify_job_rules'),
-              parsingSettings: written('classify_job_parsing_settings'), statusChanges: written('classify_job_status_changes'),
+              jobs: written('classify_jobs'),
+              rules: written('classify_job_rules'),
+              parsingSettings: written('classify_job_parsing_settings'),
+              statusChanges: written('classify_job_status_changes'),
             },
           };
         });
@@ -230,10 +262,14 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
         const run = await runSyncChild(sim, db, options);
         const floorMs = run.pages * options.latencyMs;
         s.latency = {
-          pages: run.pages, latencyMs: options.latencyMs, seconds: seconds(run.wallMs),
-          floorSeconds: seconds(floorMs), ratio: run.wallMs / floorMs,
+          pages: run.pages,
+          latencyMs: options.latencyMs,
+          seconds: seconds(run.wallMs),
+          floorSeconds: seconds(floorMs),
+          ratio: run.wallMs / floorMs,
         };
-      }));
+      }),
+    );
   }
 
   if (scenarios.has('memory')) {
@@ -245,7 +281,8 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
           note(`memory: backfill of ${sim.jobs} jobs in a child process`);
           const run = await runSyncChild(sim, db, options);
           runs.push({ jobs: run.jobsSeen, maxRssBytes: run.maxRssBytes, seconds: seconds(run.wallMs) });
-        }));
+        }),
+      );
     }
     const first = runs[0];
     const last = runs.at(-1);

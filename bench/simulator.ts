@@ -28,13 +28,30 @@ export interface SimulatorSpec {
 
 /** Starts `classify-sync simulator` on a free port and waits for its "Listening on" line. */
 export async function startSimulatorProcess(spec: SimulatorSpec): Promise<SimulatorProcess> {
-  const child = spawn(process.execPath, [
-    BIN, 'simulator', '--port', '0', '--projects', String(spec.projects), '--jobs', String(spec.jobsPerProject),
-    '--latency-ms', String(spec.latencyMs), '--seed', String(DEFAULT_SEED),
-  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [
+      BIN,
+      'simulator',
+      '--port',
+      '0',
+      '--projects',
+      String(spec.projects),
+      '--jobs',
+      String(spec.jobsPerProject),
+      '--latency-ms',
+      String(spec.latencyMs),
+      '--seed',
+      String(DEFAULT_SEED),
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let output = '';
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`simulator did not start within ${START_TIMEOUT_MS} ms:\n${output}`)), START_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => reject(new Error(`simulator did not start within ${START_TIMEOUT_MS} ms:\n${output}`)),
+      START_TIMEOUT_MS,
+    );
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       const match = /Listening on (http:\/\/\S+)/.exec(output);

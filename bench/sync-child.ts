@@ -38,7 +38,8 @@ async function rowVersions(database: Database, databaseUrl: string | undefined, 
   return withClient(databaseUrl as string, async (client) => {
     for (let attempt = 0; afterClose && attempt < 80; attempt++) {
       const { rows } = await client.query<{ n: number }>(
-        'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
+        'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+      );
       if (rows[0]?.n === 0) break;
       await pause();
     }
@@ -66,8 +67,10 @@ async function backendCpuMs(database: Database): Promise<number | undefined> {
 }
 
 async function rowCounts(database: Database): Promise<TableCounts> {
-  const rows = await queryRows<{ relname: string; n: string }>(database.db, sql.raw(
-    JOB_TABLES.map((t) => `SELECT '${t}' AS relname, count(*)::bigint AS n FROM ${t}`).join(' UNION ALL ')));
+  const rows = await queryRows<{ relname: string; n: string }>(
+    database.db,
+    sql.raw(JOB_TABLES.map((t) => `SELECT '${t}' AS relname, count(*)::bigint AS n FROM ${t}`).join(' UNION ALL ')),
+  );
   return toCounts(rows);
 }
 
@@ -81,13 +84,16 @@ async function main(): Promise<SyncChildReport> {
       'log-level': { type: 'string', default: 'warn' },
     },
   });
-  const config = loadConfig({
-    projects: values.project,
-    pgliteDir: values['pglite-dir'],
-    pageSize: values['page-size'] === undefined ? undefined : Number(values['page-size']),
-    concurrency: values.concurrency === undefined ? undefined : Number(values.concurrency),
-    logLevel: values['log-level'],
-  }, process.env);
+  const config = loadConfig(
+    {
+      projects: values.project,
+      pgliteDir: values['pglite-dir'],
+      pageSize: values['page-size'] === undefined ? undefined : Number(values['page-size']),
+      concurrency: values.concurrency === undefined ? undefined : Number(values.concurrency),
+      logLevel: values['log-level'],
+    },
+    process.env,
+  );
   const log = createLogger({ level: config.logLevel, secrets: config.secrets });
   const database = await openDatabase(config, log);
   let closed = false;
@@ -110,12 +116,23 @@ async function main(): Promise<SyncChildReport> {
     const failed = result.projects.find((p) => p.error);
     if (failed) process.stderr.write(`bench sync: project ${failed.projectId} failed: ${failed.error}\n`);
     return {
-      status: result.status, wallMs, cpuUserMs: user / 1000, cpuSystemMs: system / 1000, dbCpuMs,
+      status: result.status,
+      wallMs,
+      cpuUserMs: user / 1000,
+      cpuSystemMs: system / 1000,
+      dbCpuMs,
       // Node reports maxRSS in kibibytes.
       maxRssBytes: process.resourceUsage().maxRSS * 1024,
-      pages: sum('pages'), jobsSeen: sum('jobsSeen'), inserted: sum('inserted'), updated: sum('updated'),
-      unchanged: sum('unchanged'), deleted: sum('deleted'), rejects: sum('rejects'),
-      rows, rowVersionsBefore, rowVersionsAfter,
+      pages: sum('pages'),
+      jobsSeen: sum('jobsSeen'),
+      inserted: sum('inserted'),
+      updated: sum('updated'),
+      unchanged: sum('unchanged'),
+      deleted: sum('deleted'),
+      rejects: sum('rejects'),
+      rows,
+      rowVersionsBefore,
+      rowVersionsAfter,
     };
   } finally {
     if (!closed) await database.close();

@@ -30,28 +30,47 @@ const retrySchema = z.strictObject({
   /** Retries after the first attempt of one request. */
   retries: z.number().int().min(0).max(100).default(6),
   minDelayMs: z.number().int().min(0).default(500),
-  maxDelayMs: z.number().int().min(0).default(8 * SECOND),
+  maxDelayMs: z
+    .number()
+    .int()
+    .min(0)
+    .default(8 * SECOND),
   /** Upper bound on a server-requested wait (Retry-After / retry-after-ms). */
-  maxRetryAfterMs: z.number().int().min(0).default(60 * SECOND),
+  maxRetryAfterMs: z
+    .number()
+    .int()
+    .min(0)
+    .default(60 * SECOND),
   /** Budget of wall time for one request including its retries. */
-  maxElapsedMs: z.number().int().min(0).default(5 * 60 * SECOND),
+  maxElapsedMs: z
+    .number()
+    .int()
+    .min(0)
+    .default(5 * 60 * SECOND),
 });
 
 /** A cron expression node-cron accepts (5 fields, or 6 with seconds first); the error says which field is wrong. */
 const cronSchema = z.string().superRefine((expression, ctx) => {
   const problem = cron.validateDetailed(expression).errors[0];
-  if (problem) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(expression)} is not a cron expression (${problem.message}): use e.g. "${DEFAULT_SCHEDULE}"` });
+  if (problem)
+    ctx.addIssue({
+      code: 'custom',
+      message: `${JSON.stringify(expression)} is not a cron expression (${problem.message}): use e.g. "${DEFAULT_SCHEDULE}"`,
+    });
 });
 
 /** An IANA time zone name, as Intl (and so node-cron) knows it. */
-const timezoneSchema = z.string().refine((zone) => {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
-}, { error: (issue) => `${JSON.stringify(issue.input)} is not a time zone: use an IANA name, e.g. UTC or Europe/Berlin` });
+const timezoneSchema = z.string().refine(
+  (zone) => {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: zone });
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { error: (issue) => `${JSON.stringify(issue.input)} is not a time zone: use an IANA name, e.g. UTC or Europe/Berlin` },
+);
 
 /** The config file, as documented in config/classify-sync.example.json. */
 export const fileSchema = z.strictObject({
@@ -64,21 +83,42 @@ export const fileSchema = z.strictObject({
   pageSize: z.number().int().min(1).max(MAX_PAGE_SIZE).default(MAX_PAGE_SIZE),
   concurrency: z.number().int().min(1).max(64).default(4),
   maxPages: z.number().int().min(1).default(1_000_000),
-  requestTimeoutMs: z.number().int().min(1).default(30 * SECOND),
-  maxResponseBytes: z.number().int().min(1024).default(64 * 1024 * 1024),
+  requestTimeoutMs: z
+    .number()
+    .int()
+    .min(1)
+    .default(30 * SECOND),
+  maxResponseBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .default(64 * 1024 * 1024),
   retry: retrySchema.default(retrySchema.parse({})),
   /** Deletes by absence are skipped when the walk saw less than this share of the project's live rows. */
   massDeleteMinShare: z.number().min(0).max(1).default(0.5),
   /** An incremental (v2) walk re-reads the jobs created since the last complete walk started, minus this. */
-  lookbackHours: z.number().int().min(0).max(24 * 366).default(48),
+  lookbackHours: z
+    .number()
+    .int()
+    .min(0)
+    .max(24 * 366)
+    .default(48),
   /** A full walk (the only kind that detects deletions) runs when the last one is this old; 0 = always. */
   fullRefreshDays: z.number().min(0).max(366).default(7),
   pgliteDir: z.string().min(1).default(DEFAULT_PGLITE_DIR),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Budget of the reporting views' refresh at the end of a run; past it the run keeps the old views and a warning. */
-  viewRefreshTimeoutMs: z.number().int().min(1).default(5 * 60 * SECOND),
+  viewRefreshTimeoutMs: z
+    .number()
+    .int()
+    .min(1)
+    .default(5 * 60 * SECOND),
   /** Budget of each of the `report` command's queries (statement_timeout; ignored by PGlite). */
-  reportTimeoutMs: z.number().int().min(1).default(60 * SECOND),
+  reportTimeoutMs: z
+    .number()
+    .int()
+    .min(1)
+    .default(60 * SECOND),
   // worker (see docs/worker.md)
   schedule: cronSchema.default(DEFAULT_SCHEDULE),
   timezone: timezoneSchema.default('UTC'),
@@ -88,13 +128,19 @@ export const fileSchema = z.strictObject({
    * Address /healthz and /metrics listen on. Loopback by default, so a worker on a laptop or a shared
    * host is not reachable from the network; the image sets 0.0.0.0 (CLASSIFY_SYNC_METRICS_HOST).
    */
-  metricsHost: z.union([z.ipv4(), z.ipv6(), z.hostname()], {
-    error: (issue) => `${JSON.stringify(issue.input)} is not an IP address or host name: use e.g. 127.0.0.1, 0.0.0.0 or ::`,
-  }).default('127.0.0.1'),
+  metricsHost: z
+    .union([z.ipv4(), z.ipv6(), z.hostname()], {
+      error: (issue) => `${JSON.stringify(issue.input)} is not an IP address or host name: use e.g. 127.0.0.1, 0.0.0.0 or ::`,
+    })
+    .default('127.0.0.1'),
   /** /healthz answers 503 when a project's last successful sync is older than this. */
   staleAfterHours: z.number().positive().default(36),
   /** How long a stop request may take (the page being stored commits) before the worker exits anyway. */
-  shutdownTimeoutMs: z.number().int().min(0).default(30 * SECOND),
+  shutdownTimeoutMs: z
+    .number()
+    .int()
+    .min(0)
+    .default(30 * SECOND),
 });
 export type FileConfig = z.infer<typeof fileSchema>;
 
@@ -269,7 +315,9 @@ function checkBaseUrl(baseUrl: string, source: string): void {
   }
   const userinfo = /^[^:/?#]+:\/\/[^/?#]*@/.test(baseUrl);
   if (userinfo || parsed?.username || parsed?.password) {
-    throw new ConfigError(`${source} must not carry credentials (user:password@): put the API key in ${DEFAULT_API_KEY_ENV} (or a project's apiKeyEnv)`);
+    throw new ConfigError(
+      `${source} must not carry credentials (user:password@): put the API key in ${DEFAULT_API_KEY_ENV} (or a project's apiKeyEnv)`,
+    );
   }
   if (!parsed || !z.url().safeParse(baseUrl).success) {
     throw new ConfigError(`${source} ${JSON.stringify(baseUrl)} is not a URL: use e.g. ${DEFAULT_BASE_URL}`);
@@ -294,7 +342,10 @@ export function loadConfig(overrides: ConfigOverrides, env: Env): Config {
     ...(env.CLASSIFY_SYNC_METRICS_HOST && { metricsHost: env.CLASSIFY_SYNC_METRICS_HOST }),
   };
   const fromEnv = fileSchema.safeParse({ ...file, ...envLayer });
-  if (!fromEnv.success) throw new ConfigError(formatIssues(fromEnv.error, 'environment').replace(/^environment: (\w+)/, (_, key: string) => `environment ${ENV_OF[key] ?? key}`));
+  if (!fromEnv.success)
+    throw new ConfigError(
+      formatIssues(fromEnv.error, 'environment').replace(/^environment: (\w+)/, (_, key: string) => `environment ${ENV_OF[key] ?? key}`),
+    );
 
   // Flags are validated by the same schema as the file, so their errors read alike.
   const flagged = fileSchema.safeParse({
@@ -322,11 +373,12 @@ export function loadConfig(overrides: ConfigOverrides, env: Env): Config {
   const databaseUrl = overrides.databaseUrl ?? (env.DATABASE_URL || undefined);
   const organizationId = overrides.organizationId ?? file.organizationId;
 
-  const envProjects = (env.CLASSIFY_SYNC_PROJECTS ?? '').split(',').map((id) => id.trim()).filter((id) => id.length > 0);
+  const envProjects = (env.CLASSIFY_SYNC_PROJECTS ?? '')
+    .split(',')
+    .map((id) => id.trim())
+    .filter((id) => id.length > 0);
   const projectIds = overrides.projects && overrides.projects.length > 0 ? overrides.projects : envProjects;
-  const projectSpecs = projectIds.length > 0
-    ? projectIds.map((id): z.infer<typeof projectSchema> => ({ id }))
-    : file.projects;
+  const projectSpecs = projectIds.length > 0 ? projectIds.map((id): z.infer<typeof projectSchema> => ({ id })) : file.projects;
   const projects = projectSpecs.map((p): ProjectConfig => {
     const apiKeyEnv = p.apiKeyEnv ?? DEFAULT_API_KEY_ENV;
     return Object.freeze({
@@ -343,11 +395,9 @@ export function loadConfig(overrides: ConfigOverrides, env: Env): Config {
     seen.add(p.id);
   }
 
-  const secrets = [
-    ...projects.map((p) => p.apiKey),
-    ...envSecrets(env),
-    ...databaseSecrets(databaseUrl),
-  ].filter((s): s is string => typeof s === 'string' && s.length >= 4);
+  const secrets = [...projects.map((p) => p.apiKey), ...envSecrets(env), ...databaseSecrets(databaseUrl)].filter(
+    (s): s is string => typeof s === 'string' && s.length >= 4,
+  );
 
   const { $schema: _schema, projects: _projects, baseUrl: _baseUrl, ...rest } = merged;
   return Object.freeze({

@@ -6,8 +6,18 @@ import { scrub } from './scrub.ts';
 export type { Logger };
 
 const REDACT_PATHS = [
-  'apiKey', '*.apiKey', 'password', '*.password', 'authorization', '*.authorization',
-  'headers.authorization', '*.headers.authorization', 'databaseUrl', '*.databaseUrl', 'secrets', '*.secrets',
+  'apiKey',
+  '*.apiKey',
+  'password',
+  '*.password',
+  'authorization',
+  '*.authorization',
+  'headers.authorization',
+  '*.headers.authorization',
+  'databaseUrl',
+  '*.databaseUrl',
+  'secrets',
+  '*.secrets',
 ];
 
 export { scrub };

@@ -28,11 +28,14 @@ export type Outcome = 'succeeded' | 'failed' | 'partial' | 'cancelled' | 'in_pro
 
 /** Status → outcome for every API version, so reports never need to know the version. */
 const OUTCOMES: Readonly<Record<string, Outcome>> = {
-  SUCCESS: 'succeeded', COMPLETED: 'succeeded',
-  ERROR: 'failed', FAILED: 'failed',
+  SUCCESS: 'succeeded',
+  COMPLETED: 'succeeded',
+  ERROR: 'failed',
+  FAILED: 'failed',
   PARTIAL_SUCCESS: 'partial',
   CANCELLED: 'cancelled',
-  PENDING: 'in_progress', RUNNING: 'in_progress',
+  PENDING: 'in_progress',
+  RUNNING: 'in_progress',
 };
 
 export function outcomeOf(status: string): Outcome {
@@ -42,9 +45,13 @@ export function outcomeOf(status: string): Outcome {
 
 const KNOWN_MODES = new Set(['FAST', 'MULTIMODAL']);
 // The 86 language codes of the v1 spec.
-const KNOWN_LANGS = new Set(('af az bs cs cy da de en es et fr ga hr hu id is it ku la lt lv mi ms mt nl no oc pi pl pt ro '
-  + 'rs_latin sk sl sq sv sw tl tr uz vi ar fa ug ur bn as mni ru rs_cyrillic be bg uk mn abq ady kbd ava dar inh che lbe '
-  + 'lez tab tjk hi mr ne bh mai ang bho mah sck new gom sa bgc th ch_sim ch_tra ja ko ta te kn').split(' '));
+const KNOWN_LANGS = new Set(
+  (
+    'af az bs cs cy da de en es et fr ga hr hu id is it ku la lt lv mi ms mt nl no oc pi pl pt ro ' +
+    'rs_latin sk sl sq sv sw tl tr uz vi ar fa ug ur bn as mni ru rs_cyrillic be bg uk mn abq ady kbd ava dar inh che lbe ' +
+    'lez tab tjk hi mr ne bh mai ang bho mah sck new gom sa bgc th ch_sim ch_tra ja ko ta te kn'
+  ).split(' '),
+);
 
 /**
  * Postgres text cannot hold U+0000, and lone surrogates are not valid UTF-8: remove / replace them.
@@ -75,7 +82,9 @@ export function cleanJson(value: unknown, depth = 0, cut = false, secrets: reado
   if (Array.isArray(value)) return value.map((inner) => cleanJson(inner, depth + 1, cut, secrets));
   if (value !== null && typeof value === 'object') {
     // fromEntries defines own properties, so a key "__proto__" stays data (assigning it would set the prototype).
-    return Object.fromEntries(Object.entries(value).map(([key, inner]) => [cleanString(key, secrets), cleanJson(inner, depth + 1, cut, secrets)]));
+    return Object.fromEntries(
+      Object.entries(value).map(([key, inner]) => [cleanString(key, secrets), cleanJson(inner, depth + 1, cut, secrets)]),
+    );
   }
   return value;
 }
@@ -98,7 +107,8 @@ export function normalizeTimestamp(value: string): string {
   if (check.getUTCMonth() !== Number(mo) - 1 || check.getUTCDate() !== Number(d) || Number(h) > 23 || Number(mi) > 59 || Number(s) > 59) {
     throw new Error(`not a valid date/time: ${JSON.stringify(value.slice(0, 60))}`);
   }
-  if (Number(y) < 1) throw new Error(`year 0000 is outside what Postgres stores (years 1 to 294276 AD): ${JSON.stringify(value.slice(0, 60))}`);
+  if (Number(y) < 1)
+    throw new Error(`year 0000 is outside what Postgres stores (years 1 to 294276 AD): ${JSON.stringify(value.slice(0, 60))}`);
   let offset = zone === undefined || zone === 'Z' || zone === 'z' ? 'Z' : zone;
   if (/^[+-]\d{2}$/.test(offset)) offset += ':00';
   else if (/^[+-]\d{4}$/.test(offset)) offset = `${offset.slice(0, 3)}:${offset.slice(3)}`;
@@ -115,12 +125,19 @@ export function normalizeTimestamp(value: string): string {
  */
 export const MAX_ID_BYTES = 1024;
 
-const idSchema = z.string().min(1).refine((id) => Buffer.byteLength(id) <= MAX_ID_BYTES, {
-  error: `longer than ${MAX_ID_BYTES} bytes: no job id is, and Postgres could not index it`,
-});
+const idSchema = z
+  .string()
+  .min(1)
+  .refine((id) => Buffer.byteLength(id) <= MAX_ID_BYTES, {
+    error: `longer than ${MAX_ID_BYTES} bytes: no job id is, and Postgres could not index it`,
+  });
 
 const INT32_MAX = 2_147_483_647;
-const int32 = z.number().int().min(-INT32_MAX - 1).max(INT32_MAX);
+const int32 = z
+  .number()
+  .int()
+  .min(-INT32_MAX - 1)
+  .max(INT32_MAX);
 const timestampField = z.string().transform((value, ctx) => {
   try {
     return normalizeTimestamp(value);
@@ -144,11 +161,13 @@ const v1ItemSchema = z.looseObject({
   error_message: z.string().nullish(),
   job_record_id: z.string().nullish(),
   mode: z.string().nullish(),
-  parsing_configuration: z.looseObject({
-    lang: z.string().nullish(),
-    max_pages: int32.nullish(),
-    target_pages: z.array(int32).nullish(),
-  }).nullish(),
+  parsing_configuration: z
+    .looseObject({
+      lang: z.string().nullish(),
+      max_pages: int32.nullish(),
+      target_pages: z.array(int32).nullish(),
+    })
+    .nullish(),
 });
 
 export interface NormalizeContext {
@@ -159,9 +178,7 @@ export interface NormalizeContext {
   secrets?: readonly string[] | undefined;
 }
 
-export type NormalizeResult =
-  | { ok: true; value: NormalizedJob; warnings: string[] }
-  | { ok: false; reject: Reject };
+export type NormalizeResult = { ok: true; value: NormalizedJob; warnings: string[] } | { ok: false; reject: Reject };
 
 function describeIssue(error: z.ZodError): string {
   const issue = error.issues[0];
@@ -236,13 +253,16 @@ export function normalizeV1Item(item: unknown, ctx: NormalizeContext): Normalize
         raw,
       },
       rules: it.rules.map((r, position) => ({ jobId: it.id, position, type: r.type, description: r.description })),
-      parsing: pc == null ? undefined : {
-        jobId: it.id,
-        lang: nul(pc.lang),
-        maxPages: nul(pc.max_pages),
-        targetPages: nul(pc.target_pages),
-        targetPagesSpec: null,
-      },
+      parsing:
+        pc == null
+          ? undefined
+          : {
+              jobId: it.id,
+              lang: nul(pc.lang),
+              maxPages: nul(pc.max_pages),
+              targetPages: nul(pc.target_pages),
+              targetPagesSpec: null,
+            },
     },
   };
 }
@@ -260,18 +280,22 @@ const v2ItemSchema = z.looseObject({
   configuration: z.looseObject({
     rules: z.array(ruleSchema),
     mode: z.string().nullish(),
-    parsing_configuration: z.looseObject({
-      lang: z.string().nullish(),
-      max_pages: int32.nullish(),
-      /** 1-based page spec, e.g. "1,3,5-7". */
-      target_pages: z.string().nullish(),
-    }).nullish(),
+    parsing_configuration: z
+      .looseObject({
+        lang: z.string().nullish(),
+        max_pages: int32.nullish(),
+        /** 1-based page spec, e.g. "1,3,5-7". */
+        target_pages: z.string().nullish(),
+      })
+      .nullish(),
   }),
-  result: z.looseObject({
-    type: z.string().nullish(),
-    confidence: z.number().nullish(),
-    reasoning: z.string().nullish(),
-  }).nullish(),
+  result: z
+    .looseObject({
+      type: z.string().nullish(),
+      confidence: z.number().nullish(),
+      reasoning: z.string().nullish(),
+    })
+    .nullish(),
   error_message: z.string().nullish(),
   configuration_id: z.string().nullish(),
   transaction_id: z.string().nullish(),
@@ -301,7 +325,8 @@ export function normalizeV2Item(item: unknown, ctx: NormalizeContext): Normalize
   if (outcome === 'unknown') warnings.push(`unknown status ${JSON.stringify(it.status)} (stored as received, outcome 'unknown')`);
   const mode = it.configuration.mode;
   if (mode != null && !KNOWN_MODES.has(mode)) warnings.push(`unknown mode ${JSON.stringify(mode)} (stored as received)`);
-  if (pc?.lang != null && !ISO_639_1.test(pc.lang)) warnings.push(`lang ${JSON.stringify(pc.lang)} is not an ISO 639-1 code (stored as received)`);
+  if (pc?.lang != null && !ISO_639_1.test(pc.lang))
+    warnings.push(`lang ${JSON.stringify(pc.lang)} is not an ISO 639-1 code (stored as received)`);
   if (!KNOWN_DOCUMENT_INPUT_TYPES.has(it.document_input_type)) {
     warnings.push(`unknown document_input_type ${JSON.stringify(it.document_input_type)} (stored as received)`);
   }
@@ -339,13 +364,16 @@ export function normalizeV2Item(item: unknown, ctx: NormalizeContext): Normalize
         raw,
       },
       rules: it.configuration.rules.map((r, position) => ({ jobId: it.id, position, type: r.type, description: r.description })),
-      parsing: pc == null ? undefined : {
-        jobId: it.id,
-        lang: nul(pc.lang),
-        maxPages: nul(pc.max_pages),
-        targetPages,
-        targetPagesSpec: nul(pc.target_pages),
-      },
+      parsing:
+        pc == null
+          ? undefined
+          : {
+              jobId: it.id,
+              lang: nul(pc.lang),
+              maxPages: nul(pc.max_pages),
+              targetPages,
+              targetPagesSpec: nul(pc.target_pages),
+            },
     },
   };
 }

@@ -35,7 +35,8 @@ export function expandPageSpec(spec: string): PageSpecResult {
     const last = match[2] === undefined ? first : Number(match[2]);
     if (first < 1) return { ok: false, reason: `page spec ${quote(spec)} names page 0 (pages are numbered from 1)` };
     if (last < first) return { ok: false, reason: `page spec ${quote(spec)} has a descending range ${first}-${last}` };
-    if (last > MAX_SPEC_PAGE) return { ok: false, reason: `page spec ${quote(spec)} names page ${match[2] ?? match[1]}, above the limit of ${MAX_SPEC_PAGE}` };
+    if (last > MAX_SPEC_PAGE)
+      return { ok: false, reason: `page spec ${quote(spec)} names page ${match[2] ?? match[1]}, above the limit of ${MAX_SPEC_PAGE}` };
     ranges.push([first, last]);
   }
   // Merge before expanding, so "1-10000" repeated a thousand times costs no more than once.

@@ -51,12 +51,23 @@ export function planWalk(input: PlanInput): WalkPlan {
   if (state.pageToken !== undefined && !input.fromStart) {
     const kind = state.walkKind ?? 'full';
     if (kind === 'full') {
-      return { mode: 'resume', kind, filter: undefined, resumeToken: state.pageToken, pagesBefore: state.walkPages, reason: 'resuming an unfinished full walk' };
+      return {
+        mode: 'resume',
+        kind,
+        filter: undefined,
+        resumeToken: state.pageToken,
+        pagesBefore: state.walkPages,
+        reason: 'resuming an unfinished full walk',
+      };
     }
     const filter = listFilterSchema.safeParse(state.walkFilter ?? {});
     if (fullReason === undefined && filter.success && filter.data.createdAtOnOrAfter !== undefined) {
       return {
-        mode: 'resume', kind, filter: filter.data, resumeToken: state.pageToken, pagesBefore: state.walkPages,
+        mode: 'resume',
+        kind,
+        filter: filter.data,
+        resumeToken: state.pageToken,
+        pagesBefore: state.walkPages,
         reason: `resuming an unfinished incremental walk of jobs created on or after ${filter.data.createdAtOnOrAfter}`,
       };
     }
@@ -66,7 +77,11 @@ export function planWalk(input: PlanInput): WalkPlan {
   }
   const windowStart = new Date((state.lastCompleteWalkStartedMs as number) - input.lookbackHours * HOUR_MS).toISOString();
   return {
-    mode: 'incremental', kind: 'incremental', filter: { createdAtOnOrAfter: windowStart }, resumeToken: undefined, pagesBefore: 0,
+    mode: 'incremental',
+    kind: 'incremental',
+    filter: { createdAtOnOrAfter: windowStart },
+    resumeToken: undefined,
+    pagesBefore: 0,
     reason: `jobs created on or after ${windowStart} (last complete walk minus ${input.lookbackHours} h), then in-flight jobs by id`,
   };
 }

@@ -25,22 +25,33 @@ export async function runDemo(overrides: ConfigOverrides, io: Io): Promise<numbe
   const now = Math.floor(Date.now() / DAY) * DAY;
   const simulator = await startSimulator({ projects, seed: DEMO_SEED, apiKey: 'demo-key', now });
   try {
-    const config = loadConfig({
-      ...overrides,
-      projects: undefined,
-      pgliteDir: overrides.pgliteDir ?? DEMO_PGLITE_DIR,
-      logLevel: overrides.logLevel ?? 'silent',
-      baseUrl: simulator.url,
-      databaseUrl: undefined,
-    }, { LLAMA_CLOUD_API_KEY: simulator.apiKey });
+    const config = loadConfig(
+      {
+        ...overrides,
+        projects: undefined,
+        pgliteDir: overrides.pgliteDir ?? DEMO_PGLITE_DIR,
+        logLevel: overrides.logLevel ?? 'silent',
+        baseUrl: simulator.url,
+        databaseUrl: undefined,
+      },
+      { LLAMA_CLOUD_API_KEY: simulator.apiKey },
+    );
     const demoConfig = Object.freeze({
       ...config,
-      projects: projects.map((p) => ({ id: p.id, name: p.name, organizationId: undefined, apiKeyEnv: 'LLAMA_CLOUD_API_KEY', apiKey: simulator.apiKey })),
+      projects: projects.map((p) => ({
+        id: p.id,
+        name: p.name,
+        organizationId: undefined,
+        apiKeyEnv: 'LLAMA_CLOUD_API_KEY',
+        apiKey: simulator.apiKey,
+      })),
       // Fast retries: the simulator's faults are quick to recover from.
       retry: { ...config.retry, minDelayMs: 20, maxDelayMs: 200, maxRetryAfterMs: 300 },
     });
     const log = createLogger({ level: demoConfig.logLevel, secrets: demoConfig.secrets });
-    io.stdout.write(`Simulated LlamaCloud at ${simulator.url}; syncing ${projects.length} projects into embedded PGlite (${demoConfig.pgliteDir})…\n`);
+    io.stdout.write(
+      `Simulated LlamaCloud at ${simulator.url}; syncing ${projects.length} projects into embedded PGlite (${demoConfig.pgliteDir})…\n`,
+    );
     const database = await openDatabase(demoConfig, log);
     try {
       const result = await runSync({ config: demoConfig, database, log, trigger: 'demo' });
@@ -55,9 +66,13 @@ export async function runDemo(overrides: ConfigOverrides, io: Io): Promise<numbe
         timeoutMs: demoConfig.reportTimeoutMs,
       });
       io.stdout.write(`\n${renderTable(report, { short: true })}`);
-      io.stdout.write(`\nThe whole report: npx classify-sync report --pglite-dir ${demoConfig.pgliteDir} (add --format html --out report.html for a page with charts)\n`);
-      io.stdout.write(`\nThe failed project above is on purpose: its key may not read it (HTTP 403).\n`
-        + `Next: point it at LlamaCloud with LLAMA_CLOUD_API_KEY=… DATABASE_URL=postgres://… npx classify-sync sync --project <id>\n`);
+      io.stdout.write(
+        `\nThe whole report: npx classify-sync report --pglite-dir ${demoConfig.pgliteDir} (add --format html --out report.html for a page with charts)\n`,
+      );
+      io.stdout.write(
+        `\nThe failed project above is on purpose: its key may not read it (HTTP 403).\n` +
+          `Next: point it at LlamaCloud with LLAMA_CLOUD_API_KEY=… DATABASE_URL=postgres://… npx classify-sync sync --project <id>\n`,
+      );
     } finally {
       await database.close();
       log.flush();

@@ -30,10 +30,17 @@ export function printResult(result: RunResult, io: Pick<Io, 'stderr'>): void {
     } else if (p.status === 'skipped') {
       line(io.stderr, `classify-sync: project ${label} skipped: ${p.warning ?? 'no reason given'}`);
     } else {
-      const saved = !p.pagesSaved ? '' : p.pagesSaved > 0 ? `, ${p.pagesSaved} fewer than a full walk` : `, ${-p.pagesSaved} more than a full walk`;
-      line(io.stderr, `classify-sync: project ${label} ${p.status} (${p.apiVersion}, ${p.mode}): ${p.pages} pages${saved}, ${p.jobsSeen} jobs `
-        + `(${p.inserted} new, ${p.updated} updated, ${p.unchanged} unchanged, ${p.deleted} deleted), `
-        + `${p.rejects} rejected, ${p.retries} retries${p.warning ? `; warning: ${p.warning}` : ''}`);
+      const saved = !p.pagesSaved
+        ? ''
+        : p.pagesSaved > 0
+          ? `, ${p.pagesSaved} fewer than a full walk`
+          : `, ${-p.pagesSaved} more than a full walk`;
+      line(
+        io.stderr,
+        `classify-sync: project ${label} ${p.status} (${p.apiVersion}, ${p.mode}): ${p.pages} pages${saved}, ${p.jobsSeen} jobs ` +
+          `(${p.inserted} new, ${p.updated} updated, ${p.unchanged} unchanged, ${p.deleted} deleted), ` +
+          `${p.rejects} rejected, ${p.retries} retries${p.warning ? `; warning: ${p.warning}` : ''}`,
+      );
     }
   }
 }

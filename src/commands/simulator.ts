@@ -1,6 +1,14 @@
 // `classify-sync simulator`: the bundled LlamaCloud simulator as a standalone server, until stopped.
 import { parseArgs } from 'node:util';
-import { DEFAULT_API_KEY, DEFAULT_SEED, simProjectId, startSimulator, V1_JOBS_PATH, V2_JOBS_PATH, type ApiName } from '../simulator/index.ts';
+import {
+  DEFAULT_API_KEY,
+  DEFAULT_SEED,
+  simProjectId,
+  startSimulator,
+  V1_JOBS_PATH,
+  V2_JOBS_PATH,
+  type ApiName,
+} from '../simulator/index.ts';
 
 const PATHS: Record<ApiName, string> = { v1: V1_JOBS_PATH, v2: V2_JOBS_PATH };
 

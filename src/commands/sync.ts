@@ -13,7 +13,12 @@ export interface SyncCommandOptions {
   full: boolean;
 }
 
-export async function runSyncCommand(command: Extract<Trigger, 'sync' | 'backfill'>, overrides: ConfigOverrides, options: SyncCommandOptions, io: Io): Promise<number> {
+export async function runSyncCommand(
+  command: Extract<Trigger, 'sync' | 'backfill'>,
+  overrides: ConfigOverrides,
+  options: SyncCommandOptions,
+  io: Io,
+): Promise<number> {
   const config = loadConfig(overrides, io.env);
   assertRunnable(config);
   const log = createLogger({ level: config.logLevel, secrets: config.secrets });
@@ -25,12 +30,18 @@ export async function runSyncCommand(command: Extract<Trigger, 'sync' | 'backfil
   let reporter: ProgressReporter | undefined;
   if (command === 'backfill') {
     reporter = io.stderr.isTTY
-      ? ttyProgress(io.stderr as NodeJS.WriteStream, config.projects.map((p) => p.id))
+      ? ttyProgress(
+          io.stderr as NodeJS.WriteStream,
+          config.projects.map((p) => p.id),
+        )
       : logProgress(log);
   }
   try {
     const result = await runSync({
-      config, database, log, trigger: command,
+      config,
+      database,
+      log,
+      trigger: command,
       fromStart: command === 'backfill' && !options.resume,
       full: command === 'backfill' || options.full,
       signal: controller.signal,

@@ -80,7 +80,9 @@ export async function runWorkerCommand(overrides: ConfigOverrides, options: Work
       started();
       await database.close();
       const code = errorCode(error) ?? errorMessage(error);
-      io.stderr.write(`classify-sync: cannot serve /healthz and /metrics on ${config.metricsHost} port ${config.metricsPort} (${code}): pick another --metrics-port or --metrics-host\n`);
+      io.stderr.write(
+        `classify-sync: cannot serve /healthz and /metrics on ${config.metricsHost} port ${config.metricsPort} (${code}): pick another --metrics-port or --metrics-host\n`,
+      );
       return 1;
     }
     log.info({ host: server.host, port: server.port }, 'serving /healthz and /metrics');
@@ -107,14 +109,16 @@ export async function runWorkerCommand(overrides: ConfigOverrides, options: Work
         log.info({ code }, 'worker stopped');
         log.flush();
         return code;
-      })().catch((error: unknown) => {
-        io.stderr.write(`classify-sync: error while stopping: ${scrub(errorMessage(error), config.secrets)}\n`);
-        return 1;
-      }).then((exitCode) => {
-        clearTimeout(deadline);
-        // The signal handlers stay until the process ends, so a second signal still exits at once.
-        resolve(exitCode);
-      });
+      })()
+        .catch((error: unknown) => {
+          io.stderr.write(`classify-sync: error while stopping: ${scrub(errorMessage(error), config.secrets)}\n`);
+          return 1;
+        })
+        .then((exitCode) => {
+          clearTimeout(deadline);
+          // The signal handlers stay until the process ends, so a second signal still exits at once.
+          resolve(exitCode);
+        });
     };
     const onSignal = (signal: NodeJS.Signals) => {
       if (stopRequested) {
@@ -137,8 +141,10 @@ export async function runWorkerCommand(overrides: ConfigOverrides, options: Work
     if (config.launcher !== undefined && parentPid > 1) {
       parentWatch = setInterval(() => {
         if (stopRequested || process.ppid === parentPid) return;
-        log.warn({ launcher: config.launcher, parentPid, shutdownTimeoutMs: config.shutdownTimeoutMs },
-          'stopping: the launcher exited (its signal was not passed on); no new page starts; the page being stored commits');
+        log.warn(
+          { launcher: config.launcher, parentPid, shutdownTimeoutMs: config.shutdownTimeoutMs },
+          'stopping: the launcher exited (its signal was not passed on); no new page starts; the page being stored commits',
+        );
         shutdown(0);
       }, PARENT_CHECK_MS);
       // The watch alone must not keep the process alive.

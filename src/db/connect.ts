@@ -57,7 +57,11 @@ export interface ConnectOptions {
 export async function openDatabase(config: Config, log: Logger): Promise<Database> {
   // Per project in parallel: one connection holding its advisory lock, one for its page transactions;
   // plus the run's own lock and a few for run bookkeeping and /healthz.
-  const database = await connect({ databaseUrl: config.databaseUrl, pgliteDir: config.pgliteDir, maxConnections: config.concurrency * 2 + 3 });
+  const database = await connect({
+    databaseUrl: config.databaseUrl,
+    pgliteDir: config.pgliteDir,
+    maxConnections: config.concurrency * 2 + 3,
+  });
   log.info({ database: database.description, kind: database.kind }, 'database connected');
   await database.migrate();
   return database;
@@ -83,7 +87,9 @@ async function connectPostgres(url: string, max: number, applicationName: string
     client.release();
   } catch (error) {
     await pool.end().catch(() => undefined);
-    throw new DatabaseError(`database ${description} is unreachable (${errorMessage(error)}): check DATABASE_URL and that Postgres is running`);
+    throw new DatabaseError(
+      `database ${description} is unreachable (${errorMessage(error)}): check DATABASE_URL and that Postgres is running`,
+    );
   }
   const db = drizzlePg(pool, { schema }) as unknown as Db;
   // drizzle-orm 0.45 sends BEGIN before the try/finally that releases its pooled client, so a BEGIN that
@@ -152,7 +158,9 @@ async function connectPglite(dir: string): Promise<Database> {
     if (!dir.startsWith('memory://')) mkdirSync(dir, { recursive: true });
     client = await PGlite.create(dir);
   } catch (error) {
-    throw new DatabaseError(`embedded database in ${dir} cannot be opened (${errorMessage(error)}): is another classify-sync using it? set DATABASE_URL or --pglite-dir`);
+    throw new DatabaseError(
+      `embedded database in ${dir} cannot be opened (${errorMessage(error)}): is another classify-sync using it? set DATABASE_URL or --pglite-dir`,
+    );
   }
   const db = drizzle({ client, schema }) as unknown as Db;
   const held = new Set<string>();

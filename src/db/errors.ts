@@ -41,7 +41,11 @@ export function describeDbError(error: unknown): string {
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string' && SQLSTATE.test(code)) break;
   }
-  const message = String((chosen as { message?: unknown })?.message ?? chosen).split('\n')[0]?.trim().slice(0, 300) ?? '';
+  const message =
+    String((chosen as { message?: unknown })?.message ?? chosen)
+      .split('\n')[0]
+      ?.trim()
+      .slice(0, 300) ?? '';
   const state = sqlState(error);
   return state === undefined ? message : `${message} (SQLSTATE ${state})`;
 }

@@ -8,8 +8,14 @@ import type { NormalizedJob, Reject } from '../normalize.ts';
 import { queryRows, type Db } from './connect.ts';
 import { describeDbError, isDataError } from './errors.ts';
 import {
-  classifyJobParsingSettings, classifyJobRules, classifyJobStatusChanges, classifyJobs,
-  syncRejects, syncRunProjects, syncState, syncWalkSeen,
+  classifyJobParsingSettings,
+  classifyJobRules,
+  classifyJobStatusChanges,
+  classifyJobs,
+  syncRejects,
+  syncRunProjects,
+  syncState,
+  syncWalkSeen,
 } from './schema.ts';
 
 // A page's rows travel as JSON text parameters, read back with jsonb_to_recordset: the statement
@@ -26,9 +32,28 @@ function columnsOf<T extends PgTable>(table: T, keys: readonly (keyof T['_']['co
 
 /** Every column a normalized job carries (the whole of NormalizedJob['job']), by its schema.ts name. */
 const JOB_ITEM_KEYS = [
-  'id', 'projectId', 'organizationId', 'apiVersion', 'status', 'outcome', 'mode', 'userId', 'errorMessage',
-  'jobRecordId', 'createdAt', 'effectiveAt', 'updatedAt', 'fileInput', 'documentInputType', 'configurationId',
-  'parseJobId', 'transactionId', 'resultType', 'resultConfidence', 'resultReasoning', 'raw',
+  'id',
+  'projectId',
+  'organizationId',
+  'apiVersion',
+  'status',
+  'outcome',
+  'mode',
+  'userId',
+  'errorMessage',
+  'jobRecordId',
+  'createdAt',
+  'effectiveAt',
+  'updatedAt',
+  'fileInput',
+  'documentInputType',
+  'configurationId',
+  'parseJobId',
+  'transactionId',
+  'resultType',
+  'resultConfidence',
+  'resultReasoning',
+  'raw',
 ] as const satisfies readonly (keyof NormalizedJob['job'])[];
 // A column added to normalize's output must be added above, or it would silently not be stored.
 type UnstoredJobKey = Exclude<keyof NormalizedJob['job'], (typeof JOB_ITEM_KEYS)[number]>;
@@ -70,7 +95,10 @@ function jsonParts(rows: readonly object[]): string[] {
 function rowsFromJson(rows: readonly object[], columns: Columns): SQL {
   const select = columns.map(([key, c]) => `r."${key}" AS "${c.name}"`).join(', ');
   const types = columns.map(([key, c]) => `"${key}" ${c.getSQLType()}`).join(', ');
-  const parts = sql.join(jsonParts(rows).map((part) => sql`${part}::text`), sql`, `);
+  const parts = sql.join(
+    jsonParts(rows).map((part) => sql`${part}::text`),
+    sql`, `,
+  );
   return sql`SELECT ${sql.raw(select)} FROM unnest(ARRAY[${parts}]) AS part, jsonb_to_recordset(part::jsonb) AS r(${sql.raw(types)})`;
 }
 
@@ -81,7 +109,9 @@ function setExcluded(columns: Columns): SQL {
 
 /** `(t.a, t.b) IS DISTINCT FROM (excluded.a, excluded.b)`: an upsert rewrites a row only when it differs. */
 function differs(table: string, columns: Columns): SQL {
-  return sql.raw(`(${columns.map(([, c]) => `${table}."${c.name}"`).join(', ')}) IS DISTINCT FROM (${columns.map(([, c]) => `excluded."${c.name}"`).join(', ')})`);
+  return sql.raw(
+    `(${columns.map(([, c]) => `${table}."${c.name}"`).join(', ')}) IS DISTINCT FROM (${columns.map(([, c]) => `excluded."${c.name}"`).join(', ')})`,
+  );
 }
 
 /**
@@ -89,13 +119,20 @@ function differs(table: string, columns: Columns): SQL {
  * it, or its coming back from the deleted. An unchanged item writes no row version.
  */
 const COMPARED = columnsOf(classifyJobs, ['raw', 'outcome', 'apiVersion', 'organizationId']);
-const jobChanged = (stored: string, incoming: string): SQL => sql.raw(
-  `(${COMPARED.map(([, c]) => `${stored}."${c.name}"`).join(', ')}) IS DISTINCT FROM (${COMPARED.map(([, c]) => `${incoming}."${c.name}"`).join(', ')})
-   OR ${stored}.deleted_at IS NOT NULL`);
+const jobChanged = (stored: string, incoming: string): SQL =>
+  sql.raw(
+    `(${COMPARED.map(([, c]) => `${stored}."${c.name}"`).join(', ')}) IS DISTINCT FROM (${COMPARED.map(([, c]) => `${incoming}."${c.name}"`).join(', ')})
+   OR ${stored}.deleted_at IS NOT NULL`,
+  );
 
 /** Columns an upsert overwrites; `first_seen_at` is kept from the first sighting. */
-const JOB_SET = sql.join([setExcluded(JOB_COLUMNS.filter(([key]) => key !== 'id')),
-  sql.raw('last_run_id = excluded.last_run_id, synced_at = excluded.synced_at, deleted_at = NULL')], sql`, `);
+const JOB_SET = sql.join(
+  [
+    setExcluded(JOB_COLUMNS.filter(([key]) => key !== 'id')),
+    sql.raw('last_run_id = excluded.last_run_id, synced_at = excluded.synced_at, deleted_at = NULL'),
+  ],
+  sql`, `,
+);
 const RULE_VALUES = RULE_COLUMNS.filter(([key]) => key !== 'jobId' && key !== 'position');
 const PARSING_VALUES = PARSING_COLUMNS.filter(([key]) => key !== 'jobId');
 
@@ -192,7 +229,11 @@ export async function storePage(db: Db, input: StorePageInput): Promise<PageResu
         if (!isDataError(error)) throw error;
         const [only] = jobs;
         if (jobs.length === 1 && only) {
-          refused.push({ id: only.job.id, reason: `Postgres refused the item: ${describeDbError(error)}`, payload: JSON.stringify(only.job.raw) });
+          refused.push({
+            id: only.job.id,
+            reason: `Postgres refused the item: ${describeDbError(error)}`,
+            payload: JSON.stringify(only.job.raw),
+          });
           return;
         }
         const half = Math.ceil(jobs.length / 2);
@@ -213,7 +254,10 @@ function pageResult(jobs: number, rejects: number, result: StatementResult, carr
   const inserted = result.inserted + carried.inserted;
   const updated = result.updated + carried.updated;
   return {
-    jobsSeen, inserted, updated, unchanged: jobsSeen - inserted - updated,
+    jobsSeen,
+    inserted,
+    updated,
+    unchanged: jobsSeen - inserted - updated,
     rejects: rejects + result.foreign.length + carried.rejects,
     quarantined: [...result.foreign, ...quarantined],
   };
@@ -239,11 +283,17 @@ function pageResult(jobs: number, rejects: number, result: StatementResult, carr
  * disjoint rows here, and foreign keys are checked at the end of the statement, after the jobs exist.
  */
 async function pageStatement(
-  db: Db, input: StorePageInput, jobs: readonly NormalizedJob[], rejects: readonly Reject[], carried: Carried, closesPage: boolean,
+  db: Db,
+  input: StorePageInput,
+  jobs: readonly NormalizedJob[],
+  rejects: readonly Reject[],
+  carried: Carried,
+  closesPage: boolean,
 ): Promise<StatementResult> {
   const { runId, projectId, apiVersion } = input;
   const rejectsJson = JSON.stringify(rejects);
-  const bookkeeping = closesPage ? sql`,
+  const bookkeeping = closesPage
+    ? sql`,
     -- Rejected items that carry an id are still listed upstream: they count as seen.
     seen_ids AS (SELECT ARRAY(SELECT id FROM incoming UNION ALL SELECT id FROM rejects_in WHERE id IS NOT NULL
       UNION ALL SELECT jsonb_array_elements_text(${JSON.stringify(carried.ids)}::jsonb)) AS ids),
@@ -270,9 +320,15 @@ async function pageStatement(
       FROM (SELECT ${jobs.length + carried.jobsSeen} - c.foreign AS seen, c.inserted + ${carried.inserted} AS inserted,
               c.updated + ${carried.updated} AS updated, c.foreign FROM counts c) AS counts
       WHERE run_id = ${runId} AND project_id = ${projectId}
-    )` : sql``;
-  const [row] = await queryRows<{ inserted: number; updated: number; foreign: unknown }>(db, sql`
-    WITH incoming AS (${rowsFromJson(jobs.map((j) => j.job), JOB_COLUMNS)}),
+    )`
+    : sql``;
+  const [row] = await queryRows<{ inserted: number; updated: number; foreign: unknown }>(
+    db,
+    sql`
+    WITH incoming AS (${rowsFromJson(
+      jobs.map((j) => j.job),
+      JOB_COLUMNS,
+    )}),
     looked_up AS (
       SELECT incoming.*, stored.id IS NULL OR ${jobChanged('stored', 'incoming')} AS differs,
         stored.project_id AS owner, stored.status AS previous_status
@@ -287,7 +343,10 @@ async function pageStatement(
       WHERE classify_jobs.project_id = excluded.project_id AND ${jobChanged('classify_jobs', 'excluded')}
       RETURNING id, (xmax = 0) AS inserted
     ),
-    rules_in AS (${rowsFromJson(jobs.flatMap((j) => j.rules), RULE_COLUMNS)}),
+    rules_in AS (${rowsFromJson(
+      jobs.flatMap((j) => j.rules),
+      RULE_COLUMNS,
+    )}),
     -- A job inserted by this statement has no rules or parsing settings yet: plain inserts, without
     -- ON CONFLICT's extra index probe and confirmation record per row. Updated jobs upsert theirs.
     rules_inserted AS (
@@ -305,7 +364,10 @@ async function pageStatement(
       WHERE stored.job_id = ANY (ARRAY(SELECT id FROM written WHERE NOT inserted))
         AND NOT EXISTS (SELECT FROM rules_in WHERE rules_in.job_id = stored.job_id AND rules_in.position = stored.position)
     ),
-    parsing_in AS (${rowsFromJson(jobs.flatMap((j) => (j.parsing ? [j.parsing] : [])), PARSING_COLUMNS)}),
+    parsing_in AS (${rowsFromJson(
+      jobs.flatMap((j) => (j.parsing ? [j.parsing] : [])),
+      PARSING_COLUMNS,
+    )}),
     parsing_inserted AS (
       INSERT INTO ${classifyJobParsingSettings} (${names(PARSING_COLUMNS)})
       SELECT ${names(PARSING_COLUMNS, 'parsing_in.')} FROM parsing_in JOIN written ON written.id = parsing_in.job_id WHERE written.inserted
@@ -342,12 +404,15 @@ async function pageStatement(
     )${bookkeeping}
     SELECT inserted, updated,
       (SELECT coalesce(json_agg(json_build_object('id', id, 'reason', ${FOREIGN_REASON})), '[]') FROM foreign_ids) AS foreign
-    FROM counts`);
+    FROM counts`,
+  );
   return { inserted: row?.inserted ?? 0, updated: row?.updated ?? 0, foreign: parseForeign(row?.foreign) };
 }
 
 /** Why an item whose id is stored under another project is quarantined (SQL over foreign_ids). */
-const FOREIGN_REASON = sql.raw(`'id is already stored under project ' || owner || ': quarantined, the stored job is left as it is (ids are global upstream)'`);
+const FOREIGN_REASON = sql.raw(
+  `'id is already stored under project ' || owner || ': quarantined, the stored job is left as it is (ids are global upstream)'`,
+);
 
 /** json_agg comes back parsed from node-postgres and as text from some drivers. */
 function parseForeign(value: unknown): QuarantinedItem[] {

@@ -39,8 +39,13 @@ export async function finishRun(db: Db, runId: string, status: RunStatus, error?
     WHERE ${syncRuns.id} = ${runId}`);
 }
 
-export async function startProject(db: Db, row: { runId: string; projectId: string; apiVersion: ApiVersion | null; mode: string | null; status?: ProjectStatus }): Promise<void> {
-  await db.insert(syncRunProjects).values({ ...row, status: row.status ?? 'running' })
+export async function startProject(
+  db: Db,
+  row: { runId: string; projectId: string; apiVersion: ApiVersion | null; mode: string | null; status?: ProjectStatus },
+): Promise<void> {
+  await db
+    .insert(syncRunProjects)
+    .values({ ...row, status: row.status ?? 'running' })
     .onConflictDoNothing();
 }
 
@@ -50,13 +55,16 @@ export async function finishProject(
   projectId: string,
   result: { status: ProjectStatus; error?: string | undefined; retries?: number | undefined; pagesSaved?: number | undefined },
 ): Promise<void> {
-  await db.update(syncRunProjects).set({
-    status: result.status,
-    finishedAt: sql`now()`,
-    error: result.error ?? null,
-    ...(result.retries ? { retries: sql`${syncRunProjects.retries} + ${result.retries}` } : {}),
-    ...(result.pagesSaved !== undefined && { pagesSaved: result.pagesSaved }),
-  }).where(and(eq(syncRunProjects.runId, runId), eq(syncRunProjects.projectId, projectId)));
+  await db
+    .update(syncRunProjects)
+    .set({
+      status: result.status,
+      finishedAt: sql`now()`,
+      error: result.error ?? null,
+      ...(result.retries ? { retries: sql`${syncRunProjects.retries} + ${result.retries}` } : {}),
+      ...(result.pagesSaved !== undefined && { pagesSaved: result.pagesSaved }),
+    })
+    .where(and(eq(syncRunProjects.runId, runId), eq(syncRunProjects.projectId, projectId)));
 }
 
 /** The advisory-lock key a live run holds (Database.tryWithLock hashes it with hashtext). */
@@ -90,15 +98,20 @@ export async function abandonDeadRuns(database: Database, exceptRunId: string): 
 }
 
 async function markAbandoned(db: Db, run: AbandonedRun): Promise<boolean> {
-  const error = `abandoned: its process (${run.host ?? 'unknown host'}, pid ${run.pid ?? '?'}) stopped without finishing the run; `
-    + 'the next sync resumes its walks from their saved page tokens';
+  const error =
+    `abandoned: its process (${run.host ?? 'unknown host'}, pid ${run.pid ?? '?'}) stopped without finishing the run; ` +
+    'the next sync resumes its walks from their saved page tokens';
   return db.transaction(async (tx) => {
     // Only one process marks a run, however many find it dead at once.
-    const claimed = await tx.update(syncRuns).set({ status: 'abandoned' })
+    const claimed = await tx
+      .update(syncRuns)
+      .set({ status: 'abandoned' })
       .where(and(eq(syncRuns.id, run.id), eq(syncRuns.status, 'running')))
       .returning({ id: syncRuns.id });
     if (claimed.length === 0) return false;
-    await tx.update(syncRunProjects).set({ status: 'abandoned', finishedAt: sql`now()`, error })
+    await tx
+      .update(syncRunProjects)
+      .set({ status: 'abandoned', finishedAt: sql`now()`, error })
       .where(and(eq(syncRunProjects.runId, run.id), eq(syncRunProjects.status, 'running')));
     await finishRun(tx, run.id, 'abandoned', error);
     return true;
@@ -107,20 +120,31 @@ async function markAbandoned(db: Db, run: AbandonedRun): Promise<boolean> {
 
 /** Records that this run left a project alone, and why. */
 export async function skipProject(db: Db, row: { runId: string; projectId: string; reason: string }): Promise<void> {
-  await db.insert(syncRunProjects).values({
-    runId: row.runId, projectId: row.projectId, status: 'skipped', finishedAt: sql`now()`, warning: row.reason,
-  }).onConflictDoNothing();
+  await db
+    .insert(syncRunProjects)
+    .values({
+      runId: row.runId,
+      projectId: row.projectId,
+      status: 'skipped',
+      finishedAt: sql`now()`,
+      warning: row.reason,
+    })
+    .onConflictDoNothing();
 }
 
 /** The projects among `projectIds` that some run synced successfully in a sync started at or after `since`. */
 export async function projectsSyncedSince(db: Db, projectIds: readonly string[], since: Date): Promise<Set<string>> {
   if (projectIds.length === 0) return new Set();
-  const rows = await db.selectDistinct({ projectId: syncRunProjects.projectId }).from(syncRunProjects)
-    .where(and(
-      inArray(syncRunProjects.projectId, [...projectIds]),
-      eq(syncRunProjects.status, 'succeeded'),
-      gte(syncRunProjects.startedAt, since.toISOString()),
-    ));
+  const rows = await db
+    .selectDistinct({ projectId: syncRunProjects.projectId })
+    .from(syncRunProjects)
+    .where(
+      and(
+        inArray(syncRunProjects.projectId, [...projectIds]),
+        eq(syncRunProjects.status, 'succeeded'),
+        gte(syncRunProjects.startedAt, since.toISOString()),
+      ),
+    );
   return new Set(rows.map((r) => r.projectId));
 }
 
@@ -138,10 +162,15 @@ export async function projectFreshness(db: Db, projectIds: readonly string[]): P
   const ids = [...projectIds];
   const p = syncRunProjects;
   const [successes, latest] = await Promise.all([
-    db.select({ projectId: p.projectId, at: sql<number>`extract(epoch FROM max(${p.finishedAt}))::float8` })
-      .from(p).where(and(inArray(p.projectId, ids), eq(p.status, 'succeeded'))).groupBy(p.projectId),
-    db.selectDistinctOn([p.projectId], { projectId: p.projectId, status: p.status })
-      .from(p).where(and(inArray(p.projectId, ids), ne(p.status, 'skipped')))
+    db
+      .select({ projectId: p.projectId, at: sql<number>`extract(epoch FROM max(${p.finishedAt}))::float8` })
+      .from(p)
+      .where(and(inArray(p.projectId, ids), eq(p.status, 'succeeded')))
+      .groupBy(p.projectId),
+    db
+      .selectDistinctOn([p.projectId], { projectId: p.projectId, status: p.status })
+      .from(p)
+      .where(and(inArray(p.projectId, ids), ne(p.status, 'skipped')))
       .orderBy(p.projectId, desc(p.startedAt)),
   ]);
   const lastSuccess = new Map(successes.map((r) => [r.projectId, Number(r.at)]));
@@ -191,12 +220,16 @@ export async function refreshReportingViews(db: Db, options: RefreshOptions): Pr
     if (leftMs <= 0) return 'timed out';
     try {
       const stopped = await db.transaction(async (tx) => {
-        const [row] = await queryRows<{ pid: number }>(tx, sql`SELECT set_config('statement_timeout', ${String(leftMs)}, true), pg_backend_pid() AS pid`);
+        const [row] = await queryRows<{ pid: number }>(
+          tx,
+          sql`SELECT set_config('statement_timeout', ${String(leftMs)}, true), pg_backend_pid() AS pid`,
+        );
         const pid = row?.pid;
         // A pooled connection other than the transaction's asks the server to cancel it (the transaction's
         // own connection is busy). Only the statement running is cancelled; the transaction then rolls back.
         const cancel = () => {
-          if (options.kind === 'postgres' && pid !== undefined) void db.execute(sql`SELECT pg_cancel_backend(${pid})`).catch(() => undefined);
+          if (options.kind === 'postgres' && pid !== undefined)
+            void db.execute(sql`SELECT pg_cancel_backend(${pid})`).catch(() => undefined);
         };
         if (signal?.aborted) return true;
         signal?.addEventListener('abort', cancel, { once: true });

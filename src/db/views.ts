@@ -13,9 +13,7 @@
 //
 // No query parameters here: drizzle-kit writes view definitions as plain SQL text.
 import { sql, type SQL } from 'drizzle-orm';
-import {
-  date, doublePrecision, integer, interval, pgMaterializedView, pgView, text, timestamp, uuid,
-} from 'drizzle-orm/pg-core';
+import { date, doublePrecision, integer, interval, pgMaterializedView, pgView, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 
 const tstz = (name: string) => timestamp(name, { withTimezone: true, mode: 'string' });
 
@@ -31,11 +29,13 @@ export const ERROR_PATTERN_INPUT_CHARS = 2000;
  * rather than with two look-aheads, whose cost grows with the square of a long hex run (a 40 000-character
  * one took seconds); the matches are the same, as a run of hex characters is matched whole or not at all.
  */
-const HEX_ID = [1, 2, 3, 4, 5, 6, 7].flatMap((lead) => {
-  const rest = lead === 7 ? '*' : `{${7 - lead},}`;
-  const first = lead === 7 ? '{7,}' : `{${lead}}`;
-  return [`[0-9]${first}[a-f][0-9a-f]${rest}`, `[a-f]${first}[0-9][0-9a-f]${rest}`];
-}).join('|');
+const HEX_ID = [1, 2, 3, 4, 5, 6, 7]
+  .flatMap((lead) => {
+    const rest = lead === 7 ? '*' : `{${7 - lead},}`;
+    const first = lead === 7 ? '{7,}' : `{${lead}}`;
+    return [`[0-9]${first}[a-f][0-9a-f]${rest}`, `[a-f]${first}[0-9][0-9a-f]${rest}`];
+  })
+  .join('|');
 
 /**
  * An error message with its variable parts replaced, so one kind of error groups as one row:
@@ -92,7 +92,8 @@ function jobsFrom(since: SQL | undefined): SQL {
  * must be read: GROUP BY j.id then stands for every column of j, which a subquery would not allow.
  */
 function placedSince(since: SQL | undefined): SQL {
-  return since === undefined ? sql``
+  return since === undefined
+    ? sql``
     : sql` AND (j.created_at >= ${since} OR (j.created_at IS NULL AND coalesce(j.effective_at, j.updated_at, j.first_seen_at) >= ${since}))`;
 }
 

@@ -26,16 +26,18 @@ export interface WalkState {
 const epochMs = (column: PgColumn) => sql<number | null>`(extract(epoch from ${column}) * 1000)::float8`;
 
 export async function loadWalkState(db: Db, projectId: string, apiVersion: ApiVersion): Promise<WalkState> {
-  const [row] = await db.select({
-    pageToken: syncState.pageToken,
-    walkPages: syncState.walkPages,
-    lastCompleteWalkAt: syncState.lastCompleteWalkAt,
-    walkKind: syncState.walkKind,
-    walkFilter: syncState.walkFilter,
-    lastCompleteWalkStartedMs: epochMs(syncState.lastCompleteWalkStartedAt),
-    lastFullWalkMs: epochMs(syncState.lastFullWalkAt),
-    lastFullWalkPages: syncState.lastFullWalkPages,
-  }).from(syncState)
+  const [row] = await db
+    .select({
+      pageToken: syncState.pageToken,
+      walkPages: syncState.walkPages,
+      lastCompleteWalkAt: syncState.lastCompleteWalkAt,
+      walkKind: syncState.walkKind,
+      walkFilter: syncState.walkFilter,
+      lastCompleteWalkStartedMs: epochMs(syncState.lastCompleteWalkStartedAt),
+      lastFullWalkMs: epochMs(syncState.lastFullWalkAt),
+      lastFullWalkPages: syncState.lastFullWalkPages,
+    })
+    .from(syncState)
     .where(and(eq(syncState.projectId, projectId), eq(syncState.apiVersion, apiVersion)));
   return {
     pageToken: row?.pageToken ?? undefined,
@@ -64,8 +66,17 @@ export async function beginWalk(db: Db, projectId: string, apiVersion: ApiVersio
   const startedAt = plan?.at ?? sql`now()`;
   await db.transaction(async (tx) => {
     await tx.delete(syncWalkSeen).where(and(eq(syncWalkSeen.projectId, projectId), eq(syncWalkSeen.apiVersion, apiVersion)));
-    await tx.insert(syncState)
-      .values({ projectId, apiVersion, pageToken: null, walkPages: 0, walkStartedAt: startedAt as string, walkKind: kind, walkFilter: filter })
+    await tx
+      .insert(syncState)
+      .values({
+        projectId,
+        apiVersion,
+        pageToken: null,
+        walkPages: 0,
+        walkStartedAt: startedAt as string,
+        walkKind: kind,
+        walkFilter: filter,
+      })
       .onConflictDoUpdate({
         target: [syncState.projectId, syncState.apiVersion],
         set: { pageToken: null, walkPages: 0, walkStartedAt: startedAt, walkKind: kind, walkFilter: filter, updatedAt: sql`now()` },
@@ -101,8 +112,11 @@ export async function completeWalk(db: Db, input: CompleteWalkInput): Promise<Co
     // Run again after its commit went through unacknowledged (a retry on a dropped connection), the walk's
     // seen ids are gone and every stored job would look unseen. A walk that reached its end has stored at
     // least one page (walk_pages >= 1) and completing resets walk_pages to 0: then there is nothing to do.
-    const [state] = await tx.select({ walkPages: syncState.walkPages }).from(syncState)
-      .where(and(eq(syncState.projectId, input.projectId), eq(syncState.apiVersion, input.apiVersion))).for('update');
+    const [state] = await tx
+      .select({ walkPages: syncState.walkPages })
+      .from(syncState)
+      .where(and(eq(syncState.projectId, input.projectId), eq(syncState.apiVersion, input.apiVersion)))
+      .for('update');
     if ((state?.walkPages ?? 0) === 0) return { deleted: 0, warning: undefined };
     let deleted = 0;
     let warning: string | undefined;
@@ -117,27 +131,38 @@ export async function completeWalk(db: Db, input: CompleteWalkInput): Promise<Co
       const unseen = sql`${classifyJobs.projectId} = ${input.projectId} AND ${classifyJobs.deletedAt} IS NULL
         AND NOT EXISTS (SELECT FROM (SELECT unnest(job_ids) AS id FROM ${syncWalkSeen}
           WHERE project_id = ${input.projectId} AND api_version = ${input.apiVersion}) AS seen WHERE seen.id = ${classifyJobs.id})`;
-      const [counts] = await queryRows<{ live: number; missing: number }>(tx, sql`
+      const [counts] = await queryRows<{ live: number; missing: number }>(
+        tx,
+        sql`
         SELECT (SELECT count(*) FROM ${classifyJobs} WHERE ${classifyJobs.projectId} = ${input.projectId} AND ${classifyJobs.deletedAt} IS NULL)::int AS live,
-          (SELECT count(*) FROM ${classifyJobs} WHERE ${unseen})::int AS missing`);
+          (SELECT count(*) FROM ${classifyJobs} WHERE ${unseen})::int AS missing`,
+      );
       const live = counts?.live ?? 0;
       const missing = counts?.missing ?? 0;
       const seenShare = live === 0 ? 1 : (live - missing) / live;
       if (missing > 0 && seenShare < input.minSeenShare && !input.allowMassDelete) {
-        warning = `deletions skipped: the walk saw ${live - missing} of ${live} stored jobs (under ${Math.round(input.minSeenShare * 100)}%); `
-          + 'if the project really lost them, run again with --allow-mass-delete';
+        warning =
+          `deletions skipped: the walk saw ${live - missing} of ${live} stored jobs (under ${Math.round(input.minSeenShare * 100)}%); ` +
+          'if the project really lost them, run again with --allow-mass-delete';
       } else if (missing > 0) {
         // Counted in SQL: a mass deletion must not bring every deleted id into memory.
-        const [row] = await queryRows<{ deleted: number }>(tx, sql`
+        const [row] = await queryRows<{ deleted: number }>(
+          tx,
+          sql`
           WITH marked AS (UPDATE ${classifyJobs} SET deleted_at = now(), last_run_id = ${input.runId}::uuid WHERE ${unseen} RETURNING 1)
-          SELECT count(*)::int AS deleted FROM marked`);
+          SELECT count(*)::int AS deleted FROM marked`,
+        );
         deleted = row?.deleted ?? 0;
       }
       // A full walk settles the open rejects whose id it no longer saw: gone upstream, nothing to ask for.
       // (Seen ones were settled by their page: stored, or replaced by a new reject.)
-      const [open] = warning === undefined
-        ? await queryRows<{ any: boolean }>(tx, sql`SELECT EXISTS (SELECT FROM ${syncRejects} WHERE project_id = ${input.projectId} AND settled_at IS NULL) AS any`)
-        : [];
+      const [open] =
+        warning === undefined
+          ? await queryRows<{ any: boolean }>(
+              tx,
+              sql`SELECT EXISTS (SELECT FROM ${syncRejects} WHERE project_id = ${input.projectId} AND settled_at IS NULL) AS any`,
+            )
+          : [];
       if (open?.any) {
         await tx.execute(sql`
           UPDATE ${syncRejects} AS r SET settled_at = now()
@@ -148,15 +173,20 @@ export async function completeWalk(db: Db, input: CompleteWalkInput): Promise<Co
     }
     await tx.delete(syncWalkSeen).where(and(eq(syncWalkSeen.projectId, input.projectId), eq(syncWalkSeen.apiVersion, input.apiVersion)));
     const full = (input.kind ?? 'full') === 'full';
-    await tx.update(syncState)
+    await tx
+      .update(syncState)
       .set({
-        pageToken: null, walkPages: 0, lastCompleteWalkAt: input.at ?? sql`now()`, updatedAt: sql`now()`,
+        pageToken: null,
+        walkPages: 0,
+        lastCompleteWalkAt: input.at ?? sql`now()`,
+        updatedAt: sql`now()`,
         walkFilter: null,
         lastCompleteWalkStartedAt: sql`${syncState.walkStartedAt}`,
         ...(full && { lastFullWalkAt: sql`${syncState.walkStartedAt}`, lastFullWalkPages: sql`${syncState.walkPages}` }),
       })
       .where(and(eq(syncState.projectId, input.projectId), eq(syncState.apiVersion, input.apiVersion)));
-    await tx.update(syncRunProjects)
+    await tx
+      .update(syncRunProjects)
       .set({ jobsDeleted: sql`${syncRunProjects.jobsDeleted} + ${deleted}`, ...(warning && { warning }) })
       .where(and(eq(syncRunProjects.runId, input.runId), eq(syncRunProjects.projectId, input.projectId)));
     return { deleted, warning };
@@ -169,12 +199,19 @@ export async function completeWalk(db: Db, input: CompleteWalkInput): Promise<Co
  */
 export async function rememberDetectedVersion(db: Db, projectId: string, version: ApiVersion, at: string): Promise<ApiVersion | undefined> {
   return db.transaction(async (tx) => {
-    const [before] = await tx.select({ apiVersion: syncState.apiVersion }).from(syncState)
+    const [before] = await tx
+      .select({ apiVersion: syncState.apiVersion })
+      .from(syncState)
       .where(and(eq(syncState.projectId, projectId), sql`${syncState.detectedAt} IS NOT NULL`))
-      .orderBy(sql`${syncState.detectedAt} DESC`).limit(1);
-    await tx.update(syncState).set({ detectedAt: null, updatedAt: sql`now()` })
+      .orderBy(sql`${syncState.detectedAt} DESC`)
+      .limit(1);
+    await tx
+      .update(syncState)
+      .set({ detectedAt: null, updatedAt: sql`now()` })
       .where(and(eq(syncState.projectId, projectId), ne(syncState.apiVersion, version), sql`${syncState.detectedAt} IS NOT NULL`));
-    await tx.insert(syncState).values({ projectId, apiVersion: version, detectedAt: at })
+    await tx
+      .insert(syncState)
+      .values({ projectId, apiVersion: version, detectedAt: at })
       .onConflictDoUpdate({ target: [syncState.projectId, syncState.apiVersion], set: { detectedAt: at, updatedAt: sql`now()` } });
     const previous = before?.apiVersion;
     return previous === 'v1' || previous === 'v2' ? previous : undefined;
@@ -194,7 +231,9 @@ export async function rememberDetectedVersion(db: Db, projectId: string, version
  *   ones this run quarantined (its walk has just asked for them).
  */
 export async function jobIdsToRefresh(db: Db, projectId: string, createdBefore: string, runId: string): Promise<string[]> {
-  const rows = await queryRows<{ id: string }>(db, sql`
+  const rows = await queryRows<{ id: string }>(
+    db,
+    sql`
     SELECT id FROM classify_jobs
     WHERE project_id = ${projectId} AND deleted_at IS NULL AND outcome IN ('in_progress', 'unknown')
       AND (created_at IS NULL OR created_at < ${createdBefore}::timestamptz)
@@ -203,6 +242,7 @@ export async function jobIdsToRefresh(db: Db, projectId: string, createdBefore: 
     WHERE r.project_id = ${projectId} AND r.settled_at IS NULL AND r.job_id IS NOT NULL
       AND r.run_id IS DISTINCT FROM ${runId}::uuid
       AND NOT EXISTS (SELECT FROM classify_jobs j WHERE j.id = r.job_id AND j.project_id <> ${projectId})
-    ORDER BY 1`);
+    ORDER BY 1`,
+  );
   return rows.map((r) => r.id);
 }

@@ -5,11 +5,35 @@
 import type { Report } from './data.ts';
 
 export const CSV_COLUMNS = [
-  'section', 'project_id', 'project_name', 'day', 'rank', 'rule_type', 'outcome', 'error_pattern',
-  'jobs', 'finished', 'succeeded', 'failed', 'partial', 'cancelled', 'in_progress', 'unknown',
-  'failure_rate', 'share', 'p50_duration_seconds', 'p95_duration_seconds',
-  'first_seen', 'last_seen', 'example',
-  'last_success_at', 'age_seconds', 'last_sync_at', 'last_status', 'last_error', 'jobs_stored',
+  'section',
+  'project_id',
+  'project_name',
+  'day',
+  'rank',
+  'rule_type',
+  'outcome',
+  'error_pattern',
+  'jobs',
+  'finished',
+  'succeeded',
+  'failed',
+  'partial',
+  'cancelled',
+  'in_progress',
+  'unknown',
+  'failure_rate',
+  'share',
+  'p50_duration_seconds',
+  'p95_duration_seconds',
+  'first_seen',
+  'last_seen',
+  'example',
+  'last_success_at',
+  'age_seconds',
+  'last_sync_at',
+  'last_status',
+  'last_error',
+  'jobs_stored',
 ] as const;
 
 /**
@@ -28,8 +52,11 @@ function cell(value: unknown): string {
 export function renderCsv(report: Report): string {
   const names = new Map(report.projects.map((p) => [p.project_id, p.name]));
   const sections = {
-    outcomes: report.outcomes, daily: report.daily, top_errors: report.top_errors,
-    rule_types: report.rule_types, freshness: report.freshness,
+    outcomes: report.outcomes,
+    daily: report.daily,
+    top_errors: report.top_errors,
+    rule_types: report.rule_types,
+    freshness: report.freshness,
   } as const;
   const lines = [CSV_COLUMNS.join(',')];
   for (const [section, rows] of Object.entries(sections)) {

@@ -110,19 +110,27 @@ const FIGURES = sql.raw(`jobs, finished, succeeded, failed, partial, cancelled, 
 function projectFilter(column: SQL, projects: readonly string[] | undefined): SQL {
   if (projects === undefined) return sql`true`;
   if (projects.length === 0) return sql`false`;
-  return sql`${column} IN (${sql.join(projects.map((id) => sql`${id}`), sql`, `)})`;
+  return sql`${column} IN (${sql.join(
+    projects.map((id) => sql`${id}`),
+    sql`, `,
+  )})`;
 }
 
 export async function loadReport(db: Db, query: ReportQuery): Promise<Report> {
   const inWindow = { where: projectFilter(sql`j.project_id`, query.projects), since: sql`${query.since.toISOString()}::timestamptz` };
   // Each query in its own transaction, so they still run side by side on a pool, each with its timeout.
-  const rows = <T>(statement: SQL) => db.transaction(async (tx) => {
-    await tx.execute(sql`SELECT set_config('statement_timeout', ${String(query.timeoutMs)}, true)`);
-    return queryRows<T>(tx, statement);
-  }).catch((error: unknown) => {
-    if (sqlState(error) !== '57014') throw error;
-    throw new ReportTimeoutError(`the report's queries ran longer than reportTimeoutMs (${query.timeoutMs} ms): narrow the report with --since or --project, or raise reportTimeoutMs`);
-  });
+  const rows = <T>(statement: SQL) =>
+    db
+      .transaction(async (tx) => {
+        await tx.execute(sql`SELECT set_config('statement_timeout', ${String(query.timeoutMs)}, true)`);
+        return queryRows<T>(tx, statement);
+      })
+      .catch((error: unknown) => {
+        if (sqlState(error) !== '57014') throw error;
+        throw new ReportTimeoutError(
+          `the report's queries ran longer than reportTimeoutMs (${query.timeoutMs} ms): narrow the report with --since or --project, or raise reportTimeoutMs`,
+        );
+      });
 
   const [outcomes, daily, topErrors, ruleTypes, freshness] = await Promise.all([
     rows<OutcomeRow>(sql`SELECT project_id, ${FIGURES} FROM (${outcomeTotalsQuery(inWindow)}) t`),
@@ -141,8 +149,7 @@ export async function loadReport(db: Db, query: ReportQuery): Promise<Report> {
   ]);
 
   const names = query.names ?? new Map<string, string>();
-  const ids = query.projects
-    ?? [...new Set([...freshness.map((f) => f.project_id), ...outcomes.map((o) => o.project_id)])];
+  const ids = query.projects ?? [...new Set([...freshness.map((f) => f.project_id), ...outcomes.map((o) => o.project_id)])];
   const projects = [...new Set(ids)]
     .map((id) => ({ project_id: id, name: names.get(id) ?? null }))
     .sort((a, b) => (a.name ?? a.project_id).localeCompare(b.name ?? b.project_id) || a.project_id.localeCompare(b.project_id));
@@ -162,16 +169,33 @@ export async function loadReport(db: Db, query: ReportQuery): Promise<Report> {
     daily: byProject(daily),
     top_errors: byProject(topErrors),
     rule_types: byProject(ruleTypes),
-    freshness: projects.map((p) => freshByProject.get(p.project_id) ?? {
-      project_id: p.project_id, last_success_at: null, age_seconds: null, last_sync_at: null,
-      last_status: null, last_error: null, jobs_stored: 0,
-    }),
+    freshness: projects.map(
+      (p) =>
+        freshByProject.get(p.project_id) ?? {
+          project_id: p.project_id,
+          last_success_at: null,
+          age_seconds: null,
+          last_sync_at: null,
+          last_status: null,
+          last_error: null,
+          jobs_stored: 0,
+        },
+    ),
   };
 }
 
 const NO_JOBS: OutcomeFigures = {
-  jobs: 0, finished: 0, succeeded: 0, failed: 0, partial: 0, cancelled: 0, in_progress: 0, unknown: 0,
-  failure_rate: null, p50_duration_seconds: null, p95_duration_seconds: null,
+  jobs: 0,
+  finished: 0,
+  succeeded: 0,
+  failed: 0,
+  partial: 0,
+  cancelled: 0,
+  in_progress: 0,
+  unknown: 0,
+  failure_rate: null,
+  p50_duration_seconds: null,
+  p95_duration_seconds: null,
 };
 
 /** A project's label for people: its configured name, else its id. */

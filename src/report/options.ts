@@ -44,6 +44,7 @@ export function parseSince(value: string, now: Date): Date {
 }
 
 function notAfter(date: Date, now: Date, value: string): Date {
-  if (date.getTime() > now.getTime()) throw new ReportOptionError(`--since ${value} is in the future: give a past date or a duration like 7d`);
+  if (date.getTime() > now.getTime())
+    throw new ReportOptionError(`--since ${value} is in the future: give a past date or a duration like 7d`);
   return date;
 }

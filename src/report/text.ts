@@ -6,7 +6,12 @@ const DAY_MS = 86_400_000;
 export const OUTCOMES = ['succeeded', 'partial', 'failed', 'cancelled', 'in_progress', 'unknown'] as const;
 export type OutcomeName = (typeof OUTCOMES)[number];
 export const OUTCOME_LABELS: Readonly<Record<OutcomeName, string>> = {
-  succeeded: 'succeeded', partial: 'partial', failed: 'failed', cancelled: 'cancelled', in_progress: 'in progress', unknown: 'unknown',
+  succeeded: 'succeeded',
+  partial: 'partial',
+  failed: 'failed',
+  cancelled: 'cancelled',
+  in_progress: 'in progress',
+  unknown: 'unknown',
 };
 
 export function count(n: number): string {
@@ -58,17 +63,33 @@ export function windowDays(report: Pick<Report, 'since' | 'until'>): string[] {
 /** A project's days over the whole window, days without jobs as zeros. */
 export function dailySeries(report: Report, projectId: string): (Pick<DailyRow, 'day'> & OutcomeFigures)[] {
   const rows = new Map(report.daily.filter((d) => d.project_id === projectId).map((d) => [d.day, d]));
-  return windowDays(report).map((day) => rows.get(day) ?? {
-    day, jobs: 0, finished: 0, succeeded: 0, failed: 0, partial: 0, cancelled: 0, in_progress: 0, unknown: 0,
-    failure_rate: null, p50_duration_seconds: null, p95_duration_seconds: null,
-  });
+  return windowDays(report).map(
+    (day) =>
+      rows.get(day) ?? {
+        day,
+        jobs: 0,
+        finished: 0,
+        succeeded: 0,
+        failed: 0,
+        partial: 0,
+        cancelled: 0,
+        in_progress: 0,
+        unknown: 0,
+        failure_rate: null,
+        p50_duration_seconds: null,
+        p95_duration_seconds: null,
+      },
+  );
 }
 
 /** "last 30 days" for a window that ends now, else the dates. */
 export function windowLabel(report: Pick<Report, 'since' | 'until'>): string {
   const ms = Date.parse(report.until) - Date.parse(report.since);
   const days = ms / DAY_MS;
-  const span = Number.isInteger(days) ? `last ${days} day${days === 1 ? '' : 's'}`
-    : ms % 3_600_000 === 0 ? `last ${ms / 3_600_000} hours` : `since ${when(report.since)}`;
+  const span = Number.isInteger(days)
+    ? `last ${days} day${days === 1 ? '' : 's'}`
+    : ms % 3_600_000 === 0
+      ? `last ${ms / 3_600_000} hours`
+      : `since ${when(report.since)}`;
   return `${span} (${when(report.since)} → ${when(report.until)})`;
 }

@@ -107,11 +107,16 @@ export function toV2Job(job: V1Job, seed: number): V2Job {
 function v2Status(random: Random, status: string): string {
   const roll = random();
   switch (status) {
-    case 'SUCCESS': return 'COMPLETED';
-    case 'ERROR': return 'FAILED';
-    case 'PARTIAL_SUCCESS': return roll < 0.75 ? 'COMPLETED' : 'RUNNING';
-    case 'PENDING': return roll < 0.5 ? 'PENDING' : 'RUNNING';
-    default: return status;
+    case 'SUCCESS':
+      return 'COMPLETED';
+    case 'ERROR':
+      return 'FAILED';
+    case 'PARTIAL_SUCCESS':
+      return roll < 0.75 ? 'COMPLETED' : 'RUNNING';
+    case 'PENDING':
+      return roll < 0.5 ? 'PENDING' : 'RUNNING';
+    default:
+      return status;
   }
 }
 

@@ -77,7 +77,11 @@ export function faultReply(kind: '429' | '500' | '502' | '503', spec: FaultSpec,
   const reason = REASONS[kind];
   switch (occurrence % 3) {
     case 0:
-      return rawReply(status, `<html>\r\n<head><title>${status} ${reason}</title></head>\r\n<body>\r\n<center><h1>${status} ${reason}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n`, 'text/html');
+      return rawReply(
+        status,
+        `<html>\r\n<head><title>${status} ${reason}</title></head>\r\n<body>\r\n<center><h1>${status} ${reason}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n`,
+        'text/html',
+      );
     case 1:
       return rawReply(status, '', 'text/plain');
     default:

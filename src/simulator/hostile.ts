@@ -40,14 +40,33 @@ export function hostileItems(projectId: string, opts: { seed: number; now: numbe
   const longType = randomHex(random, 3000);
   const message = `Parse failed for document ${randomHex(random, 32)}: ${'x'.repeat(HOSTILE_ERROR_CHARS)}`;
   const variants: Variant[] = [
-    { name: 'a rule type of 3 000 random characters', expect: 'stored', id: `${prefix}-long-rule-type`,
-      v1: { rules: [{ type: longType, description: 'a rule type no index entry could hold whole' }] } },
-    { name: `an error message of ${HOSTILE_ERROR_CHARS} characters`, expect: 'stored', id: `${prefix}-long-error`,
-      v1: { status: 'ERROR', error_message: message }, v2: { status: 'FAILED', error_message: message, result: null } },
+    {
+      name: 'a rule type of 3 000 random characters',
+      expect: 'stored',
+      id: `${prefix}-long-rule-type`,
+      v1: { rules: [{ type: longType, description: 'a rule type no index entry could hold whole' }] },
+    },
+    {
+      name: `an error message of ${HOSTILE_ERROR_CHARS} characters`,
+      expect: 'stored',
+      id: `${prefix}-long-error`,
+      v1: { status: 'ERROR', error_message: message },
+      v2: { status: 'FAILED', error_message: message, result: null },
+    },
     { name: 'a 12 000-character id', expect: 'quarantined', id: `${prefix}-${randomHex(random, 12_000)}` },
     { name: 'created_at in year 0000', expect: 'quarantined', id: `${prefix}-year-zero`, both: { created_at: '0000-01-01T00:00:00Z' } },
-    { name: 'updated_at with offset +16:00', expect: 'quarantined', id: `${prefix}-offset-16`, both: { updated_at: '2026-01-01T00:00:00+16:00' } },
-    { name: 'updated_at with offset +99:99', expect: 'quarantined', id: `${prefix}-offset-99`, both: { updated_at: '2026-01-01T00:00:00+99:99' } },
+    {
+      name: 'updated_at with offset +16:00',
+      expect: 'quarantined',
+      id: `${prefix}-offset-16`,
+      both: { updated_at: '2026-01-01T00:00:00+16:00' },
+    },
+    {
+      name: 'updated_at with offset +99:99',
+      expect: 'quarantined',
+      id: `${prefix}-offset-99`,
+      both: { updated_at: '2026-01-01T00:00:00+99:99' },
+    },
   ];
   return variants.map((variant) => {
     const v1: V1Job = { ...structuredClone(template), id: variant.id, project_id: projectId, ...variant.both, ...variant.v1 };

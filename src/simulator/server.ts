@@ -6,15 +6,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { seedProjectJobs, type SeedOptions, type V1Job } from './data.ts';
 import { hostileItems } from './hostile.ts';
 import { toV2Job, type V2Job } from './data-v2.ts';
-import {
-  assertFaultSpec,
-  DEFAULT_HANG_MS,
-  FAULT_KINDS,
-  faultReply,
-  FaultPlan,
-  type FaultKind,
-  type FaultSpec,
-} from './faults.ts';
+import { assertFaultSpec, DEFAULT_HANG_MS, FAULT_KINDS, faultReply, FaultPlan, type FaultKind, type FaultSpec } from './faults.ts';
 import { detailReply, type Reply } from './http.ts';
 import { PageTokens } from './paging.ts';
 import { randomUuid, seededRandom } from './prng.ts';
@@ -265,7 +257,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
       return;
     }
 
-    const redirect = moved ? undefined : projectRedirects.get(url.searchParams.get('project_id') ?? '') ?? globalRedirect;
+    const redirect = moved ? undefined : (projectRedirects.get(url.searchParams.get('project_id') ?? '') ?? globalRedirect);
     if (redirect) {
       if (!(await wait(latencyMs, signal))) return;
       const base = redirect.to?.replace(/\/+$/, '') ?? MOVED_PREFIX;

@@ -46,11 +46,16 @@ export const v2ListJobs: Route = {
     const filtered = ids || status || configurationId || after !== undefined || before !== undefined;
     // Tokens are bound to the filter too: a token used with other filters is refused, as upstream's would be.
     const filterKey = JSON.stringify([status, configurationId, jobIds, after, before]);
-    const result = paginate(project.v2.served(filtered ? where : undefined), Math.min(pageSize ?? V2_DEFAULT_PAGE_SIZE, ctx.sim.maxPageSize), pageToken, {
-      tokens: ctx.sim.tokens,
-      scope: `v2:${project.id}:${filterKey}`,
-      totalSize: ctx.sim.totalSize,
-    });
+    const result = paginate(
+      project.v2.served(filtered ? where : undefined),
+      Math.min(pageSize ?? V2_DEFAULT_PAGE_SIZE, ctx.sim.maxPageSize),
+      pageToken,
+      {
+        tokens: ctx.sim.tokens,
+        scope: `v2:${project.id}:${filterKey}`,
+        totalSize: ctx.sim.totalSize,
+      },
+    );
     if (!result.ok) throw new ReplyError(detailReply(400, 'Invalid page token'));
     return pageReply(ctx, project.id, result.pageIndex, result.body);
   },

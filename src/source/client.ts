@@ -36,12 +36,16 @@ export function projectPageFetcher(
   const buildUrl = URL_BUILDERS[version];
   if (version === 'v1' && options.filter !== undefined) throw new Error('the v1 list cannot filter: walk it whole');
   return (token) => {
-    const url = buildUrl(config.baseUrl, {
-      projectId: project.id,
-      organizationId: project.organizationId,
-      pageSize: options.pageSize ?? config.pageSize,
-      pageToken: token,
-    }, options.filter);
+    const url = buildUrl(
+      config.baseUrl,
+      {
+        projectId: project.id,
+        organizationId: project.organizationId,
+        pageSize: options.pageSize ?? config.pageSize,
+        pageToken: token,
+      },
+      options.filter,
+    );
     // What the request asked for, after the version's own cap (v2 sends at most 100).
     const asked = url.searchParams.get('page_size');
     const maxItems = asked === null ? Infinity : Number(asked);
@@ -50,13 +54,16 @@ export function projectPageFetcher(
         const started = performance.now();
         let status = '200';
         try {
-          return parsePage(await getJson(url, {
-            apiKey: project.apiKey,
-            timeoutMs: config.requestTimeoutMs,
-            maxBytes: config.maxResponseBytes,
-            signal: options.signal,
-            inspect: itemLimit(maxItems),
-          }), maxItems);
+          return parsePage(
+            await getJson(url, {
+              apiKey: project.apiKey,
+              timeoutMs: config.requestTimeoutMs,
+              maxBytes: config.maxResponseBytes,
+              signal: options.signal,
+              inspect: itemLimit(maxItems),
+            }),
+            maxItems,
+          );
         } catch (error) {
           status = error instanceof ApiError ? String(error.status ?? error.kind) : 'aborted';
           throw error;

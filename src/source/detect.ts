@@ -54,7 +54,9 @@ export async function detectApiVersion(
     } catch (v1Error) {
       if (!routeLevel) throw v2Error;
       if (isRouteNotFound(v1Error)) {
-        throw new ApiVersionError(`neither ${V2_PATH} nor ${V1_PATH} is served at ${config.baseUrl} (both answer 404 Not Found): check LLAMA_CLOUD_BASE_URL`);
+        throw new ApiVersionError(
+          `neither ${V2_PATH} nor ${V1_PATH} is served at ${config.baseUrl} (both answer 404 Not Found): check LLAMA_CLOUD_BASE_URL`,
+        );
       }
       throw v1Error;
     }

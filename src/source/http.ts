@@ -49,13 +49,19 @@ export function extractDetail(body: string): string | undefined {
     if (typeof detail === 'string') return detail;
     if (Array.isArray(detail)) {
       return detail
-        .map((d: { loc?: unknown[]; msg?: unknown }) => `${Array.isArray(d.loc) ? d.loc.join('.') : '?'}: ${typeof d.msg === 'string' ? d.msg : JSON.stringify(d.msg ?? '')}`)
+        .map(
+          (d: { loc?: unknown[]; msg?: unknown }) =>
+            `${Array.isArray(d.loc) ? d.loc.join('.') : '?'}: ${typeof d.msg === 'string' ? d.msg : JSON.stringify(d.msg ?? '')}`,
+        )
         .join('; ');
     }
   } catch {
     // not JSON: an HTML error page or an empty body
   }
-  const text = body.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim();
+  const text = body
+    .replace(/<[^>]*>/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
   return text.length > 0 ? text.slice(0, 200) : undefined;
 }
 
@@ -81,12 +87,21 @@ export function redirectTarget(from: URL, location: string | null, status: numbe
     // an unparseable Location: reported below like a missing one
   }
   if (to === undefined) {
-    throw new ApiError(`HTTP ${status} redirect without a usable Location header: check LLAMA_CLOUD_BASE_URL`, 'redirect', status, undefined, false);
+    throw new ApiError(
+      `HTTP ${status} redirect without a usable Location header: check LLAMA_CLOUD_BASE_URL`,
+      'redirect',
+      status,
+      undefined,
+      false,
+    );
   }
   if (to.origin !== from.origin) {
     throw new ApiError(
       `the API redirected to another origin (${originOf(to)}): refusing to follow; check LLAMA_CLOUD_BASE_URL`,
-      'redirect', status, undefined, false,
+      'redirect',
+      status,
+      undefined,
+      false,
     );
   }
   return to;
@@ -153,7 +168,13 @@ export async function getJson(url: URL, options: GetJsonOptions): Promise<unknow
       if (!REDIRECT_STATUSES.has(response.status)) break;
       await response.body?.cancel().catch(() => undefined);
       if (hops >= MAX_REDIRECTS) {
-        throw new ApiError(`more than ${MAX_REDIRECTS} redirects (a redirect loop): check LLAMA_CLOUD_BASE_URL`, 'redirect', response.status, undefined, false);
+        throw new ApiError(
+          `more than ${MAX_REDIRECTS} redirects (a redirect loop): check LLAMA_CLOUD_BASE_URL`,
+          'redirect',
+          response.status,
+          undefined,
+          false,
+        );
       }
       at = redirectTarget(at, response.headers.get('location'), response.status);
     }
@@ -173,10 +194,7 @@ export async function getJson(url: URL, options: GetJsonOptions): Promise<unknow
     const detail = extractDetail(body);
     const retryable = isRetryableStatus(response.status, response.headers.get('x-should-retry'));
     const retryAfterMs = parseRetryAfter(response.headers);
-    throw new ApiError(
-      `HTTP ${response.status}${detail ? ` ${detail}` : ''}`,
-      'http', response.status, detail, retryable, retryAfterMs,
-    );
+    throw new ApiError(`HTTP ${response.status}${detail ? ` ${detail}` : ''}`, 'http', response.status, detail, retryable, retryAfterMs);
   }
   try {
     return JSON.parse(body) as unknown;

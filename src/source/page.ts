@@ -33,7 +33,13 @@ export function parsePage(body: unknown, maxItems = Infinity): Page {
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const where = issue?.path.join('.') || 'body';
-    throw new ApiError(`HTTP 200 with a body that is not a page (${where}: ${issue?.message ?? 'invalid'})`, 'invalid-body', 200, undefined, true);
+    throw new ApiError(
+      `HTTP 200 with a body that is not a page (${where}: ${issue?.message ?? 'invalid'})`,
+      'invalid-body',
+      200,
+      undefined,
+      true,
+    );
   }
   const { items, next_page_token: next, total_size: total } = parsed.data;
   if (items.length > maxItems) throw tooManyItems(maxItems);

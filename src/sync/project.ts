@@ -77,9 +77,23 @@ export interface ProjectContext {
 /** The result of a project that did nothing, for `reason`. */
 export function skippedResult(config: Config, project: ProjectConfig, reason: string): ProjectResult {
   return {
-    projectId: project.id, name: project.name, apiVersion: config.api === 'v1' ? 'v1' : 'v2', status: 'skipped',
-    mode: 'full', kind: 'full', pagesSaved: undefined, pages: 0, jobsSeen: 0, inserted: 0, updated: 0, unchanged: 0, deleted: 0, rejects: 0, retries: 0,
-    error: undefined, warning: reason,
+    projectId: project.id,
+    name: project.name,
+    apiVersion: config.api === 'v1' ? 'v1' : 'v2',
+    status: 'skipped',
+    mode: 'full',
+    kind: 'full',
+    pagesSaved: undefined,
+    pages: 0,
+    jobsSeen: 0,
+    inserted: 0,
+    updated: 0,
+    unchanged: 0,
+    deleted: 0,
+    rejects: 0,
+    retries: 0,
+    error: undefined,
+    warning: reason,
   };
 }
 
@@ -95,8 +109,9 @@ export function describeFailure(error: unknown, project: ProjectConfig, config: 
       404: `check the project id and the base URL (${config.baseUrl})`,
       422: 'the API rejected the parameters; check the project id, --organization and --page-size',
     };
-    const hint = (error.status !== undefined ? advice[error.status] : undefined)
-      ?? (error.kind === 'too-large'
+    const hint =
+      (error.status !== undefined ? advice[error.status] : undefined) ??
+      (error.kind === 'too-large'
         ? 'raise maxResponseBytes or lower --page-size'
         : 'the API kept failing after retries; run again later (the walk resumes from its saved page)');
     // A refused redirect already says what to check; retrying or waiting would not help.
@@ -119,9 +134,23 @@ export async function syncProject(ctx: ProjectContext, project: ProjectConfig): 
   const plog = ctx.log.child({ projectId: project.id });
   let apiVersion: ApiVersion = config.api === 'v1' ? 'v1' : 'v2';
   const result: ProjectResult = {
-    projectId: project.id, name: project.name, apiVersion, status: 'succeeded', mode: 'full', kind: 'full', pagesSaved: undefined,
-    pages: 0, jobsSeen: 0, inserted: 0, updated: 0, unchanged: 0, deleted: 0, rejects: 0, retries: 0,
-    error: undefined, warning: undefined,
+    projectId: project.id,
+    name: project.name,
+    apiVersion,
+    status: 'succeeded',
+    mode: 'full',
+    kind: 'full',
+    pagesSaved: undefined,
+    pages: 0,
+    jobsSeen: 0,
+    inserted: 0,
+    updated: 0,
+    unchanged: 0,
+    deleted: 0,
+    rejects: 0,
+    retries: 0,
+    error: undefined,
+    warning: undefined,
   };
   const started = now();
   const isoNow = () => new Date(now()).toISOString();
@@ -159,21 +188,37 @@ export async function syncProject(ctx: ProjectContext, project: ProjectConfig): 
 
     const state = await store.loadWalkState(project.id, apiVersion);
     const plan = planWalk({
-      apiVersion, state, nowMs: now(), lookbackHours: config.lookbackHours, fullRefreshDays: config.fullRefreshDays,
-      forceFull: ctx.full || ctx.fromStart, fromStart: ctx.fromStart,
+      apiVersion,
+      state,
+      nowMs: now(),
+      lookbackHours: config.lookbackHours,
+      fullRefreshDays: config.fullRefreshDays,
+      forceFull: ctx.full || ctx.fromStart,
+      fromStart: ctx.fromStart,
     });
     result.mode = plan.mode;
     result.kind = plan.kind;
-    if (plan.resumeToken === undefined) await store.beginWalk(project.id, apiVersion, { kind: plan.kind, filter: plan.filter ?? null, at: isoNow() });
+    if (plan.resumeToken === undefined)
+      await store.beginWalk(project.id, apiVersion, { kind: plan.kind, filter: plan.filter ?? null, at: isoNow() });
     await store.startProject({ runId, projectId: project.id, apiVersion, mode: plan.mode });
     plog.info({ apiVersion, mode: plan.mode, kind: plan.kind, pagesBefore: plan.pagesBefore }, `walk planned: ${plan.reason}`);
 
     /** Walks one list (the project, or the part of it `filter` selects), storing page by page; false when stopped. */
-    const walk = async (filter: ListFilter | undefined, startToken: string | undefined, pagesBefore: number, checkpoint: boolean): Promise<boolean> => {
+    const walk = async (
+      filter: ListFilter | undefined,
+      startToken: string | undefined,
+      pagesBefore: number,
+      checkpoint: boolean,
+    ): Promise<boolean> => {
       const fetchPage = projectPageFetcher(config, { ...project, apiKey }, apiVersion, { signal, onRetry, filter, onResponse });
       for await (const page of pages(fetchPage, { startToken, pagesBefore, maxPages: config.maxPages })) {
         if (signal?.aborted) return false;
-        const normalized = normalizePage(page.items, { projectId: project.id, organizationId: project.organizationId, apiVersion, secrets: config.apiKeys });
+        const normalized = normalizePage(page.items, {
+          projectId: project.id,
+          organizationId: project.organizationId,
+          apiVersion,
+          secrets: config.apiKeys,
+        });
         for (const warning of normalized.warnings) {
           if (ctx.warned.has(warning)) continue;
           ctx.warned.add(warning);
@@ -184,13 +229,25 @@ export async function syncProject(ctx: ProjectContext, project: ProjectConfig): 
         pendingRetries = 0;
         // A filtered list's total_size is not the project's.
         const totalSize = plan.kind === 'full' ? page.totalSize : undefined;
-        const counts = await withDbRetries(() => storePage(ctx.database.db, {
-          runId, projectId: project.id, apiVersion, pageNumber: page.number, jobs: normalized.jobs,
-          rejects: normalized.rejects, nextPageToken: page.nextPageToken, retries, totalSize,
-          trackSeen: plan.kind === 'full', checkpoint,
-        }), {
-          onRetry: ({ attempt, error }) => plog.warn({ attempt, err: describeDbError(error) }, 'page transaction failed, retrying'),
-        });
+        const counts = await withDbRetries(
+          () =>
+            storePage(ctx.database.db, {
+              runId,
+              projectId: project.id,
+              apiVersion,
+              pageNumber: page.number,
+              jobs: normalized.jobs,
+              rejects: normalized.rejects,
+              nextPageToken: page.nextPageToken,
+              retries,
+              totalSize,
+              trackSeen: plan.kind === 'full',
+              checkpoint,
+            }),
+          {
+            onRetry: ({ attempt, error }) => plog.warn({ attempt, err: describeDbError(error) }, 'page transaction failed, retrying'),
+          },
+        );
         for (const q of counts.quarantined) plog.warn({ reason: q.reason, id: q.id }, 'item quarantined in sync_rejects');
         ctx.observer?.page?.({ projectId: project.id, counts });
         result.pages += 1;
@@ -234,7 +291,10 @@ export async function syncProject(ctx: ProjectContext, project: ProjectConfig): 
     if (finished && plan.kind === 'incremental' && windowStart !== undefined) {
       const ids = await store.jobIdsToRefresh(project.id, windowStart, runId);
       const batches = jobIdBatches(ids);
-      plog.info({ jobs: ids.length, requests: batches.length }, 'refreshing by id the in-flight jobs created before the window and the open rejects');
+      plog.info(
+        { jobs: ids.length, requests: batches.length },
+        'refreshing by id the in-flight jobs created before the window and the open rejects',
+      );
       for (const jobIds of batches) {
         if (!finished) break;
         finished = await walk({ jobIds }, undefined, 0, false);
@@ -248,8 +308,14 @@ export async function syncProject(ctx: ProjectContext, project: ProjectConfig): 
       return result;
     }
     const done = await store.completeWalk({
-      runId, projectId: project.id, apiVersion, detectDeletions: plan.kind === 'full',
-      minSeenShare: config.massDeleteMinShare, allowMassDelete: config.allowMassDelete, kind: plan.kind, at: isoNow(),
+      runId,
+      projectId: project.id,
+      apiVersion,
+      detectDeletions: plan.kind === 'full',
+      minSeenShare: config.massDeleteMinShare,
+      allowMassDelete: config.allowMassDelete,
+      kind: plan.kind,
+      at: isoNow(),
     });
     result.deleted = done.deleted;
     result.warning = done.warning;
@@ -257,9 +323,23 @@ export async function syncProject(ctx: ProjectContext, project: ProjectConfig): 
     if (done.warning) plog.warn({ warning: done.warning }, 'deletions skipped');
     await store.finishProject(runId, project.id, { status: 'succeeded', retries: pendingRetries, pagesSaved: result.pagesSaved });
     result.retries += pendingRetries;
-    plog.info({ apiVersion, mode: result.mode, pages: result.pages, pagesSaved: result.pagesSaved, jobs: result.jobsSeen,
-      inserted: result.inserted, updated: result.updated, unchanged: result.unchanged, deleted: result.deleted, rejects: result.rejects,
-      retries: result.retries, elapsedMs: now() - started }, 'project synced');
+    plog.info(
+      {
+        apiVersion,
+        mode: result.mode,
+        pages: result.pages,
+        pagesSaved: result.pagesSaved,
+        jobs: result.jobsSeen,
+        inserted: result.inserted,
+        updated: result.updated,
+        unchanged: result.unchanged,
+        deleted: result.deleted,
+        rejects: result.rejects,
+        retries: result.retries,
+        elapsedMs: now() - started,
+      },
+      'project synced',
+    );
     return result;
   } catch (error) {
     if (signal?.aborted) {
@@ -274,7 +354,8 @@ export async function syncProject(ctx: ProjectContext, project: ProjectConfig): 
     if (error instanceof WalkError) await store.beginWalk(project.id, apiVersion).catch(() => undefined);
     result.error = error instanceof ConfigProblem ? error.message : describeFailure(error, project, config);
     plog.error({ err: scrub(describeDbError(error), config.secrets) }, `project failed: ${result.error}`);
-    await store.finishProject(runId, project.id, { status: 'failed', error: result.error, retries: pendingRetries })
+    await store
+      .finishProject(runId, project.id, { status: 'failed', error: result.error, retries: pendingRetries })
       .catch((e: unknown) => plog.error({ err: errorMessage(e) }, 'could not record the failure'));
     return result;
   }

@@ -10,7 +10,6 @@ import type { Logger } from '../log.ts';
 import { skippedResult, syncProject, type ProjectContext, type ProjectResult, type Progress, type SyncObserver } from './project.ts';
 import { syncStore } from './store.ts';
 
-
 export type Trigger = 'sync' | 'backfill' | 'worker' | 'demo';
 
 export interface SyncOptions {
@@ -69,14 +68,25 @@ async function syncRun(options: SyncOptions, runId: string): Promise<RunResult> 
   log.info({ trigger, projects: config.projects.length, database: database.description, api: config.api }, 'run started');
   await store.startRun({ id: runId, trigger, projects: config.projects.length, host: hostname(), pid: process.pid });
   for (const dead of await abandonDeadRuns(database, runId)) {
-    log.warn({ abandonedRunId: dead.id, host: dead.host, pid: dead.pid, startedAt: dead.startedAt },
-      'marked a run abandoned: its process died; its walks resume from their saved page tokens');
+    log.warn(
+      { abandonedRunId: dead.id, host: dead.host, pid: dead.pid, startedAt: dead.startedAt },
+      'marked a run abandoned: its process died; its walks resume from their saved page tokens',
+    );
   }
 
   const context: ProjectContext = {
-    config, database, store, runId, log, now,
-    fromStart: Boolean(options.fromStart), full: Boolean(options.full), signal: options.signal,
-    onProgress: options.onProgress, observer: options.observer, warned: new Set(),
+    config,
+    database,
+    store,
+    runId,
+    log,
+    now,
+    fromStart: Boolean(options.fromStart),
+    full: Boolean(options.full),
+    signal: options.signal,
+    onProgress: options.onProgress,
+    observer: options.observer,
+    warned: new Set(),
   };
 
   /**
@@ -105,15 +115,22 @@ async function syncRun(options: SyncOptions, runId: string): Promise<RunResult> 
     results.push(await syncLockedProject(project));
   });
 
-  const warning = options.signal?.aborted || !results.some((r) => r.inserted + r.updated + r.deleted > 0)
-    ? undefined
-    : await refreshViews(options, log, now);
+  const warning =
+    options.signal?.aborted || !results.some((r) => r.inserted + r.updated + r.deleted > 0)
+      ? undefined
+      : await refreshViews(options, log, now);
 
   const failed = results.filter((r) => r.status === 'failed').length;
   const ran = results.filter((r) => r.status !== 'skipped').length;
-  const status: RunStatus = options.signal?.aborted ? 'cancelled'
-    : ran === 0 && results.length > 0 ? 'skipped'
-      : failed === 0 ? 'succeeded' : failed === ran ? 'failed' : 'partial';
+  const status: RunStatus = options.signal?.aborted
+    ? 'cancelled'
+    : ran === 0 && results.length > 0
+      ? 'skipped'
+      : failed === 0
+        ? 'succeeded'
+        : failed === ran
+          ? 'failed'
+          : 'partial';
   await store.finishRun(runId, status, undefined, warning);
   log.info({ status, failed, projects: results.length }, 'run finished');
   // Report in configuration order, whatever order projects finished in.
@@ -131,8 +148,9 @@ async function refreshViews(options: SyncOptions, log: Logger, now: () => number
   const { config, database } = options;
   const refreshStarted = now();
   const timeoutMs = config.viewRefreshTimeoutMs;
-  const outcome = await refreshReportingViews(database.db, { kind: database.kind, timeoutMs, signal: options.signal })
-    .catch((error: unknown) => describeDbError(error));
+  const outcome = await refreshReportingViews(database.db, { kind: database.kind, timeoutMs, signal: options.signal }).catch(
+    (error: unknown) => describeDbError(error),
+  );
   const elapsedMs = now() - refreshStarted;
   if (outcome === 'refreshed') {
     log.info({ elapsedMs }, 'reporting views refreshed');
@@ -142,9 +160,10 @@ async function refreshViews(options: SyncOptions, log: Logger, now: () => number
     log.warn({ elapsedMs }, 'reporting views not refreshed: the run was stopped; the next run that stores a change refreshes them');
     return undefined;
   }
-  const warning = outcome === 'timed out'
-    ? `reporting views not refreshed: the refresh ran longer than viewRefreshTimeoutMs (${timeoutMs} ms); they keep their previous contents until a run that stores a change refreshes them: raise viewRefreshTimeoutMs, or look for a session holding a lock on them (pg_locks)`
-    : `reporting views not refreshed (${outcome}); the next run that stores a change refreshes them`;
+  const warning =
+    outcome === 'timed out'
+      ? `reporting views not refreshed: the refresh ran longer than viewRefreshTimeoutMs (${timeoutMs} ms); they keep their previous contents until a run that stores a change refreshes them: raise viewRefreshTimeoutMs, or look for a session holding a lock on them (pg_locks)`
+      : `reporting views not refreshed (${outcome}); the next run that stores a change refreshes them`;
   log.warn(outcome === 'timed out' ? { elapsedMs, timeoutMs } : { elapsedMs }, warning);
   return warning;
 }

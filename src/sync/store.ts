@@ -6,8 +6,17 @@ import { finishProject, finishRun, projectsSyncedSince, skipProject, startProjec
 import { beginWalk, completeWalk, jobIdsToRefresh, loadWalkState, rememberDetectedVersion } from '../db/walks.ts';
 
 const FUNCTIONS = {
-  startRun, finishRun, startProject, finishProject, skipProject, projectsSyncedSince,
-  loadWalkState, beginWalk, completeWalk, rememberDetectedVersion, jobIdsToRefresh,
+  startRun,
+  finishRun,
+  startProject,
+  finishProject,
+  skipProject,
+  projectsSyncedSince,
+  loadWalkState,
+  beginWalk,
+  completeWalk,
+  rememberDetectedVersion,
+  jobIdsToRefresh,
 };
 
 export type SyncStore = Retrying<typeof FUNCTIONS>;

@@ -36,38 +36,60 @@ export function createMetrics(options: MetricsOptions): Metrics {
   const registers = [registry];
 
   const runs = new Counter({
-    name: 'classify_sync_runs_total', help: 'Runs this process finished, by status (error: the run could not be recorded)',
-    labelNames: ['status'] as const, registers,
+    name: 'classify_sync_runs_total',
+    help: 'Runs this process finished, by status (error: the run could not be recorded)',
+    labelNames: ['status'] as const,
+    registers,
   });
   const runDuration = new Histogram({
-    name: 'classify_sync_run_duration_seconds', help: 'Wall time of a run, by status',
-    labelNames: ['status'] as const, buckets: [1, 5, 15, 60, 300, 900, 1800, 3600, 7200, 14_400], registers,
+    name: 'classify_sync_run_duration_seconds',
+    help: 'Wall time of a run, by status',
+    labelNames: ['status'] as const,
+    buckets: [1, 5, 15, 60, 300, 900, 1800, 3600, 7200, 14_400],
+    registers,
   });
   const runInProgress = new Gauge({ name: 'classify_sync_run_in_progress', help: '1 while this process runs a sync', registers });
   const ticksSkipped = new Counter({
-    name: 'classify_sync_ticks_skipped_total', help: 'Schedule ticks skipped because the previous run was still in flight', registers,
+    name: 'classify_sync_ticks_skipped_total',
+    help: 'Schedule ticks skipped because the previous run was still in flight',
+    registers,
   });
   const projects = new Counter({
-    name: 'classify_sync_projects_total', help: 'Project syncs this process finished, by project and status (skipped: locked or already synced)',
-    labelNames: ['project', 'status'] as const, registers,
+    name: 'classify_sync_projects_total',
+    help: 'Project syncs this process finished, by project and status (skipped: locked or already synced)',
+    labelNames: ['project', 'status'] as const,
+    registers,
   });
   const pages = new Counter({
-    name: 'classify_sync_pages_total', help: 'Pages fetched and stored, by project', labelNames: ['project'] as const, registers,
+    name: 'classify_sync_pages_total',
+    help: 'Pages fetched and stored, by project',
+    labelNames: ['project'] as const,
+    registers,
   });
   const jobs = new Counter({
-    name: 'classify_sync_jobs_total', help: 'Jobs written by a sync, by project and change (insert, update, unchanged, delete)',
-    labelNames: ['project', 'change'] as const, registers,
+    name: 'classify_sync_jobs_total',
+    help: 'Jobs written by a sync, by project and change (insert, update, unchanged, delete)',
+    labelNames: ['project', 'change'] as const,
+    registers,
   });
   const rejects = new Counter({
-    name: 'classify_sync_rejects_total', help: 'Items quarantined in sync_rejects, by project', labelNames: ['project'] as const, registers,
+    name: 'classify_sync_rejects_total',
+    help: 'Items quarantined in sync_rejects, by project',
+    labelNames: ['project'] as const,
+    registers,
   });
   const retries = new Counter({
-    name: 'classify_sync_http_retries_total', help: 'API requests retried, by the status that caused it (or network, timeout, invalid-body)',
-    labelNames: ['status'] as const, registers,
+    name: 'classify_sync_http_retries_total',
+    help: 'API requests retried, by the status that caused it (or network, timeout, invalid-body)',
+    labelNames: ['status'] as const,
+    registers,
   });
   const requestDuration = new Histogram({
-    name: 'classify_sync_request_duration_seconds', help: 'Duration of each API request attempt, by status',
-    labelNames: ['status'] as const, buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers,
+    name: 'classify_sync_request_duration_seconds',
+    help: 'Duration of each API request attempt, by status',
+    labelNames: ['status'] as const,
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers,
   });
   new Gauge({
     name: 'classify_sync_last_success_timestamp_seconds',

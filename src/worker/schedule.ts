@@ -105,7 +105,11 @@ export function createWorker(options: WorkerOptions): Worker {
   /** Projects with no successful sync started within one schedule interval. */
   async function dueForCatchUp(intervalMs: number): Promise<{ due: ProjectConfig[]; since: Date }> {
     const since = new Date(now() - intervalMs);
-    const fresh = await projectsSyncedSince(database.db, config.projects.map((p) => p.id), since);
+    const fresh = await projectsSyncedSince(
+      database.db,
+      config.projects.map((p) => p.id),
+      since,
+    );
     return { due: config.projects.filter((p) => !fresh.has(p.id)), since };
   }
 
@@ -133,7 +137,10 @@ export function createWorker(options: WorkerOptions): Worker {
           log.info({ intervalMs }, 'no catch-up needed: every project synced within the last schedule interval');
           return;
         }
-        log.info({ projects: due.map((p) => p.id), intervalMs }, 'catch-up: syncing now the projects not synced within the last schedule interval');
+        log.info(
+          { projects: due.map((p) => p.id), intervalMs },
+          'catch-up: syncing now the projects not synced within the last schedule interval',
+        );
         void run('catch-up', { projects: due, skipSyncedSince: since });
       } catch (error) {
         log.error({ err: errorMessage(error) }, 'catch-up check failed; waiting for the next tick');

@@ -13,14 +13,23 @@ export interface InProcessCliResult {
 export function captureIo(env: Record<string, string | undefined>): { io: Io; out: () => string; err: () => string } {
   let stdout = '';
   let stderr = '';
-  const sink = (append: (text: string) => void) => new Writable({
-    write(chunk: Buffer | string, _encoding, done) {
-      append(chunk.toString());
-      done();
-    },
-  });
+  const sink = (append: (text: string) => void) =>
+    new Writable({
+      write(chunk: Buffer | string, _encoding, done) {
+        append(chunk.toString());
+        done();
+      },
+    });
   return {
-    io: { env, stdout: sink((t) => { stdout += t; }), stderr: sink((t) => { stderr += t; }) },
+    io: {
+      env,
+      stdout: sink((t) => {
+        stdout += t;
+      }),
+      stderr: sink((t) => {
+        stderr += t;
+      }),
+    },
     out: () => stdout,
     err: () => stderr,
   };

@@ -28,7 +28,11 @@ export function runCli(args: string[], env: Record<string, string | undefined>, 
 }
 
 /** Starts the CLI and hands back the child too (to signal it); `done` settles when it has exited. */
-export function startCli(args: string[], env: Record<string, string | undefined>, options: { timeoutMs?: number } = {}): {
+export function startCli(
+  args: string[],
+  env: Record<string, string | undefined>,
+  options: { timeoutMs?: number } = {},
+): {
   child: ChildProcess;
   done: Promise<CliResult>;
 } {
@@ -36,8 +40,12 @@ export function startCli(args: string[], env: Record<string, string | undefined>
   const done = new Promise<CliResult>((resolve, reject) => {
     let stdout = '';
     let stderr = '';
-    child.stdout?.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.stdout?.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr?.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
     child.on('error', reject);
     child.on('close', (code, signal) => {
@@ -51,10 +59,13 @@ export function startCli(args: string[], env: Record<string, string | undefined>
 /** Writes a config file with fast retries (tests should not wait for production backoff). */
 export function writeConfig(content: Record<string, unknown>): string {
   const path = join(mkdtempSync(join(tmpdir(), 'cs-cli-')), 'classify-sync.json');
-  writeFileSync(path, JSON.stringify({
-    retry: { retries: 4, minDelayMs: 5, maxDelayMs: 40, maxRetryAfterMs: 50, maxElapsedMs: 20_000 },
-    requestTimeoutMs: 3000,
-    ...content,
-  }));
+  writeFileSync(
+    path,
+    JSON.stringify({
+      retry: { retries: 4, minDelayMs: 5, maxDelayMs: 40, maxRetryAfterMs: 50, maxElapsedMs: 20_000 },
+      requestTimeoutMs: 3000,
+      ...content,
+    }),
+  );
   return path;
 }

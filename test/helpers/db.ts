@@ -61,8 +61,15 @@ export interface TestDatabase {
 }
 
 const TABLES = [
-  'classify_job_rules', 'classify_job_parsing_settings', 'classify_job_status_changes', 'classify_jobs',
-  'sync_run_projects', 'sync_runs', 'sync_state', 'sync_walk_seen', 'sync_rejects',
+  'classify_job_rules',
+  'classify_job_parsing_settings',
+  'classify_job_status_changes',
+  'classify_jobs',
+  'sync_run_projects',
+  'sync_runs',
+  'sync_state',
+  'sync_walk_seen',
+  'sync_rejects',
 ];
 
 export async function openTestDatabase(backend: Backend): Promise<TestDatabase> {

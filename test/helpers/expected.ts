@@ -3,7 +3,11 @@
 import type { V1Job } from '../../src/simulator/index.ts';
 
 const OUTCOME: Record<string, string> = {
-  SUCCESS: 'succeeded', ERROR: 'failed', PARTIAL_SUCCESS: 'partial', CANCELLED: 'cancelled', PENDING: 'in_progress',
+  SUCCESS: 'succeeded',
+  ERROR: 'failed',
+  PARTIAL_SUCCESS: 'partial',
+  CANCELLED: 'cancelled',
+  PENDING: 'in_progress',
 };
 const FINISHED = new Set(['succeeded', 'failed', 'partial', 'cancelled']);
 const DAY_MS = 86_400_000;
@@ -21,7 +25,8 @@ export function epochMs(value: string | null | undefined): number | undefined {
 export function errorPatternOf(message: string | null | undefined): string | undefined {
   if (message == null) return undefined;
   // The view computes the pattern from the first 2000 characters (ERROR_PATTERN_INPUT_CHARS).
-  const pattern = message.slice(0, 2000)
+  const pattern = message
+    .slice(0, 2000)
     .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi, '<uuid>')
     .replace(/(?=[0-9a-f]*[0-9])(?=[0-9a-f]*[a-f])[0-9a-f]{8,}/gi, '<hex>')
     .replace(/[0-9]+(\.[0-9]+)?/g, '<n>')
@@ -70,8 +75,8 @@ export function factsOf(job: V1Job): JobFacts {
     createdMs,
     placedMs,
     day: placedMs === undefined ? undefined : new Date(placedMs).toISOString().slice(0, 10),
-    durationSeconds: FINISHED.has(outcome) && createdMs !== undefined && updatedMs !== undefined
-      ? (updatedMs - createdMs) / 1000 : undefined,
+    durationSeconds:
+      FINISHED.has(outcome) && createdMs !== undefined && updatedMs !== undefined ? (updatedMs - createdMs) / 1000 : undefined,
     ruleTypes: new Set(job.rules.map((r) => r.type)),
     ruleCount: job.rules.length,
     errorMessage: job.error_message ?? undefined,
@@ -124,17 +129,21 @@ function groupBy<T>(items: readonly T[], key: (item: T) => string | undefined): 
 
 /** Rows of classify_outcomes_daily for these jobs, sorted by project and day. */
 export function expectedDaily(jobs: readonly JobFacts[]) {
-  const rows = [...groupBy(jobs, (j) => (j.day === undefined ? undefined : `${j.projectId}|${j.day}`))]
-    .map(([key, group]) => {
-      const [project_id = '', day = ''] = key.split('|');
-      return { project_id, day, ...outcomeFigures(group) };
-    });
+  const rows = [...groupBy(jobs, (j) => (j.day === undefined ? undefined : `${j.projectId}|${j.day}`))].map(([key, group]) => {
+    const [project_id = '', day = ''] = key.split('|');
+    return { project_id, day, ...outcomeFigures(group) };
+  });
   return rows.sort((a, b) => a.project_id.localeCompare(b.project_id) || a.day.localeCompare(b.day));
 }
 
 /** The report's per-project summary: the daily figures over the whole set. */
 export function expectedTotals(jobs: readonly JobFacts[]) {
-  return [...groupBy(jobs.filter((j) => j.day !== undefined), (j) => j.projectId)]
+  return [
+    ...groupBy(
+      jobs.filter((j) => j.day !== undefined),
+      (j) => j.projectId,
+    ),
+  ]
     .map(([project_id, group]) => ({ project_id, ...outcomeFigures(group) }))
     .sort((a, b) => a.project_id.localeCompare(b.project_id));
 }
@@ -149,7 +158,11 @@ export function expectedRuleTypes(jobs: readonly JobFacts[]) {
       const failed = using.filter((j) => j.outcome === 'failed').length;
       const finished = using.filter((j) => FINISHED.has(j.outcome)).length;
       rows.push({
-        project_id, rule_type, jobs: using.length, share: using.length / group.length, failed,
+        project_id,
+        rule_type,
+        jobs: using.length,
+        share: using.length / group.length,
+        failed,
         failure_rate: finished === 0 ? null : failed / finished,
       });
     }
@@ -168,7 +181,10 @@ export function expectedTopErrors(jobs: readonly JobFacts[]) {
         const [outcome = '', error_pattern = ''] = key.split('\u0000');
         const created = same.flatMap((j) => (j.createdMs === undefined ? [] : [j.createdMs]));
         return {
-          project_id, outcome, error_pattern, jobs: same.length,
+          project_id,
+          outcome,
+          error_pattern,
+          jobs: same.length,
           first_seen_ms: created.length ? Math.min(...created) : undefined,
           last_seen_ms: created.length ? Math.max(...created) : undefined,
           example: same.map((j) => j.errorMessage ?? '').sort(byteOrder)[0] ?? '',

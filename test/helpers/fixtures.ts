@@ -76,5 +76,5 @@ export function useBackend(backend: Backend, options: FixtureOptions = {}): Test
   beforeEach(async () => {
     await current?.reset();
   });
-  return accessor('useBackend(\'pglite\')', () => current);
+  return accessor("useBackend('pglite')", () => current);
 }

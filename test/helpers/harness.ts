@@ -10,7 +10,7 @@ import type { TestDatabase } from './db.ts';
 
 export function testConfig(sim: Simulator, overrides: ConfigOverrides & { env?: Record<string, string> } = {}): Config {
   const { env, ...rest } = overrides;
-    const config = loadConfig({ baseUrl: sim.url, ...rest }, { LLAMA_CLOUD_API_KEY: sim.apiKey, ...env });
+  const config = loadConfig({ baseUrl: sim.url, ...rest }, { LLAMA_CLOUD_API_KEY: sim.apiKey, ...env });
   return Object.freeze({
     ...config,
     requestTimeoutMs: 2000,
@@ -24,8 +24,10 @@ export function sync(config: Config, tdb: TestDatabase, extra: Partial<SyncOptio
 
 /** The live jobs of a project as stored: id → raw item. */
 export async function storedRaw(db: Db, projectId: string): Promise<Map<string, unknown>> {
-  const rows = await queryRows<{ id: string; raw: unknown }>(db,
-    sql`SELECT id, raw FROM classify_jobs WHERE project_id = ${projectId} AND deleted_at IS NULL`);
+  const rows = await queryRows<{ id: string; raw: unknown }>(
+    db,
+    sql`SELECT id, raw FROM classify_jobs WHERE project_id = ${projectId} AND deleted_at IS NULL`,
+  );
   return new Map(rows.map((r) => [r.id, r.raw]));
 }
 
@@ -42,8 +44,11 @@ export async function count(db: Db, query: ReturnType<typeof sql>): Promise<numb
 /** Row versions ever written to a table (inserts + updates + deletes), from Postgres' statistics. */
 export async function rowWrites(db: Db, table: string): Promise<number> {
   await db.execute(sql`SELECT pg_stat_force_next_flush()`);
-  const [row] = await queryRows<{ n: string }>(db, sql`
-    SELECT (n_tup_ins + n_tup_upd + n_tup_del)::text AS n FROM pg_stat_user_tables WHERE relname = ${table}`);
+  const [row] = await queryRows<{ n: string }>(
+    db,
+    sql`
+    SELECT (n_tup_ins + n_tup_upd + n_tup_del)::text AS n FROM pg_stat_user_tables WHERE relname = ${table}`,
+  );
   return Number(row?.n ?? 0);
 }
 
@@ -68,10 +73,18 @@ export async function settledRowWrites(db: Db, tables: readonly string[]): Promi
 /** A valid v1 item of `project`; `over` replaces or (with undefined) removes fields. */
 export function v1Item(id: string, project: string, over: Record<string, unknown> = {}): Record<string, unknown> {
   const base: Record<string, unknown> = {
-    id, project_id: project, user_id: 'user-1', status: 'SUCCESS', mode: 'FAST',
+    id,
+    project_id: project,
+    user_id: 'user-1',
+    status: 'SUCCESS',
+    mode: 'FAST',
     rules: [{ type: 'invoice', description: 'an invoice with a number and a total' }],
-    created_at: '2026-10-01T00:00:00Z', updated_at: '2026-10-01T00:01:00Z', effective_at: '2026-10-01T00:01:00Z',
-    error_message: null, job_record_id: null, parsing_configuration: { lang: 'en', max_pages: 5, target_pages: [0] },
+    created_at: '2026-10-01T00:00:00Z',
+    updated_at: '2026-10-01T00:01:00Z',
+    effective_at: '2026-10-01T00:01:00Z',
+    error_message: null,
+    job_record_id: null,
+    parsing_configuration: { lang: 'en', max_pages: 5, target_pages: [0] },
   };
   for (const [k, v] of Object.entries(over)) {
     if (v === undefined) delete base[k];

@@ -9,7 +9,9 @@ import { createLogger, type Logger } from '../../src/log.ts';
  * docs/reliability.md copies these lines; `npx vitest run test/integration/<suite>` reproduces them.
  */
 export function report(suite: string, figures: Record<string, string | number | boolean>): void {
-  const text = Object.entries(figures).map(([k, v]) => `${k}=${v}`).join(' ');
+  const text = Object.entries(figures)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
   console.log(`[reliability] ${suite}: ${text}`);
 }
 
@@ -31,7 +33,11 @@ export function memoryLogger(options: { secrets?: string[]; level?: 'info' | 'de
   return {
     log,
     text,
-    lines: () => text().split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as Record<string, unknown>),
+    lines: () =>
+      text()
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
   };
 }
 

@@ -38,9 +38,8 @@ const groups = new Set<number>();
 
 /** Starts a worker with only the environment given (plus PATH), so the shell's settings never leak in. */
 export function spawnWorker(args: string[], env: Record<string, string>, options: SpawnOptions = {}): WorkerProcess {
-  const [command, commandArgs] = options.launch === 'npx'
-    ? ['npx', ['classify-sync', 'worker', ...args]]
-    : [process.execPath, [BIN, 'worker', ...args]];
+  const [command, commandArgs] =
+    options.launch === 'npx' ? ['npx', ['classify-sync', 'worker', ...args]] : [process.execPath, [BIN, 'worker', ...args]];
   const child = spawn(command, commandArgs, {
     cwd: ROOT,
     // npx keeps its cache under HOME; that is no setting of the worker.
@@ -99,7 +98,14 @@ export function spawnWorker(args: string[], env: Record<string, string>, options
       if (found) return Promise.resolve(found);
       return new Promise<LogLine>((resolve, reject) => {
         const timer = setTimeout(() => {
-          reject(new Error(`worker printed no line for "${what}" within ${timeoutMs} ms; stderr: ${stderr}\nlast lines: ${lines.slice(-5).map((l) => JSON.stringify(l)).join('\n')}`));
+          reject(
+            new Error(
+              `worker printed no line for "${what}" within ${timeoutMs} ms; stderr: ${stderr}\nlast lines: ${lines
+                .slice(-5)
+                .map((l) => JSON.stringify(l))
+                .join('\n')}`,
+            ),
+          );
         }, timeoutMs);
         const waiter = {
           match,
@@ -129,23 +135,33 @@ export async function killWorkers(): Promise<void> {
       // ESRCH: nothing of that group is left.
     }
   }
-  await Promise.all([...running].map((child) => new Promise<void>((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill('SIGKILL');
-  })));
+  await Promise.all(
+    [...running].map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          child.once('exit', () => resolve());
+          child.kill('SIGKILL');
+        }),
+    ),
+  );
 }
 
 /** The live processes of a process group (zombies aside: they run nothing), as `pid command` lines. */
 export function groupProcesses(pgid: number): string[] {
   const out = execFileSync('ps', ['-e', '-o', 'pgid=,pid=,stat=,args='], { encoding: 'utf8' });
-  return out.split('\n')
+  return out
+    .split('\n')
     .map((line) => line.trim().split(/\s+/))
     .filter(([group, , stat]) => Number(group) === pgid && stat !== undefined && !stat.startsWith('Z'))
     .map(([, pid, , ...args]) => `${pid ?? ''} ${args.join(' ')}`);
 }
 
 /** Polls `check` until it returns a value that is not undefined/false. */
-export async function eventually<T>(check: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 30_000): Promise<T> {
+export async function eventually<T>(
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
@@ -157,9 +173,12 @@ export async function eventually<T>(check: () => T | undefined | false | Promise
 
 /** Advisory locks held in this database right now (by any session). */
 export async function advisoryLocks(db: Db): Promise<number> {
-  const [row] = await queryRows<{ n: number }>(db, sql`
+  const [row] = await queryRows<{ n: number }>(
+    db,
+    sql`
     SELECT count(*)::int AS n FROM pg_locks
-    WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`);
+    WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+  );
   return row?.n ?? 0;
 }
 
@@ -211,7 +230,8 @@ export function parsePrometheus(text: string): Sample[] {
     const value = valueText === '+Inf' ? Infinity : valueText === '-Inf' ? -Infinity : Number(valueText);
     if (Number.isNaN(value) && valueText !== 'NaN') throw new Error(`not a sample value: ${line}`);
     const labels: Record<string, string> = {};
-    for (const [, key = '', v = ''] of labelText.matchAll(LABEL)) labels[key] = v.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
+    for (const [, key = '', v = ''] of labelText.matchAll(LABEL))
+      labels[key] = v.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
     samples.push({ name, labels, value });
   }
   return samples;

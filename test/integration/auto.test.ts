@@ -52,10 +52,18 @@ describe('--api auto', () => {
   });
 
   it('tries v1 when v2 does not know the project (project-level 404), and uses it when v1 does', async () => {
-    const sim = await start({ projects: [{ id: P, jobs: 30, apis: ['v1'] }, { id: Q, jobs: 20 }] });
+    const sim = await start({
+      projects: [
+        { id: P, jobs: 30, apis: ['v1'] },
+        { id: Q, jobs: 20 },
+      ],
+    });
     const tdb = database();
     const result = await sync(testConfig(sim, { projects: [P, Q] }), tdb);
-    expect(result.projects.map((p) => [p.projectId, p.status, p.apiVersion])).toEqual([[P, 'succeeded', 'v1'], [Q, 'succeeded', 'v2']]);
+    expect(result.projects.map((p) => [p.projectId, p.status, p.apiVersion])).toEqual([
+      [P, 'succeeded', 'v1'],
+      [Q, 'succeeded', 'v2'],
+    ]);
     expect(await storedRaw(tdb.database.db, P)).toEqual(expectedRaw(sim, P));
     expect(await storedRaw(tdb.database.db, Q)).toEqual(expectedRawV2(sim, Q));
     expect(await detectedVersion(tdb.database.db, P)).toBe('v1');
@@ -76,14 +84,23 @@ describe('--api auto', () => {
     const sim = await start({ apis: [] });
     const tdb = database();
     const result = await sync(testConfig(sim, { projects: [P] }), tdb);
-    expect(result.projects[0]?.error).toBe(`neither /api/v2/classify nor /api/v1/classifier/jobs is served at ${sim.url} (both answer 404 Not Found): check LLAMA_CLOUD_BASE_URL`);
+    expect(result.projects[0]?.error).toBe(
+      `neither /api/v2/classify nor /api/v1/classifier/jobs is served at ${sim.url} (both answer 404 Not Found): check LLAMA_CLOUD_BASE_URL`,
+    );
   });
 
   it('treats 401 and 403 as auth problems, not as a reason to try v1', async () => {
-    const sim = await start({ projects: [{ id: P, jobs: 5 }, { id: Q, jobs: 5, access: 'forbidden' }] });
+    const sim = await start({
+      projects: [
+        { id: P, jobs: 5 },
+        { id: Q, jobs: 5, access: 'forbidden' },
+      ],
+    });
     const tdb = database();
     const wrongKey = await sync(testConfig(sim, { projects: [P], env: { LLAMA_CLOUD_API_KEY: 'not-the-key' } }), tdb);
-    expect(wrongKey.projects[0]?.error).toBe('HTTP 401 Invalid authentication token: check LLAMA_CLOUD_API_KEY (it must be a valid key of this project)');
+    expect(wrongKey.projects[0]?.error).toBe(
+      'HTTP 401 Invalid authentication token: check LLAMA_CLOUD_API_KEY (it must be a valid key of this project)',
+    );
     expect(sim.stats.requests).toBe(1);
     const forbidden = await sync(testConfig(sim, { projects: [Q] }), tdb);
     expect(forbidden.projects[0]?.error).toMatch(/^HTTP 403 You do not have access to this project: /);

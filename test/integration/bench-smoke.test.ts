@@ -10,13 +10,24 @@ import { createPostgresDatabase, postgresReachable } from '../helpers/db.ts';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MINUTE = 60_000;
 
-function runBench(args: string[], env: Record<string, string | undefined>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runBench(
+  args: string[],
+  env: Record<string, string | undefined>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('npm', ['run', '--silent', 'bench', '--', ...args], { cwd: ROOT, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('npm', ['run', '--silent', 'bench', '--', ...args], {
+      cwd: ROOT,
+      env: cleanEnv(env),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), 8 * MINUTE);
     child.on('error', reject);
     child.on('close', (code) => {
@@ -54,26 +65,34 @@ function expectFigures(result: BenchResult, scenarios: string[]): void {
 }
 
 describe('npm run bench (smoke)', () => {
-  it('runs every scenario against Postgres and reports figures as JSON', async (ctx) => {
-    if (!(await postgresReachable())) return ctx.skip();
-    const { url, drop } = await createPostgresDatabase();
-    try {
-      const r = await runBench(TINY, { DATABASE_URL: url });
-      expect(r.stderr).not.toMatch(/Error/);
-      expect(r.code).toBe(0);
-      const result = JSON.parse(r.stdout) as BenchResult;
-      expect(result.options).toMatchObject({ db: 'postgres', jobs: 300, projects: 2 });
-      expectFigures(result, ['ceilings', 'cold', 'warm', 'latency', 'memory']);
-    } finally {
-      await drop();
-    }
-  }, 9 * MINUTE);
+  it(
+    'runs every scenario against Postgres and reports figures as JSON',
+    async (ctx) => {
+      if (!(await postgresReachable())) return ctx.skip();
+      const { url, drop } = await createPostgresDatabase();
+      try {
+        const r = await runBench(TINY, { DATABASE_URL: url });
+        expect(r.stderr).not.toMatch(/Error/);
+        expect(r.code).toBe(0);
+        const result = JSON.parse(r.stdout) as BenchResult;
+        expect(result.options).toMatchObject({ db: 'postgres', jobs: 300, projects: 2 });
+        expectFigures(result, ['ceilings', 'cold', 'warm', 'latency', 'memory']);
+      } finally {
+        await drop();
+      }
+    },
+    9 * MINUTE,
+  );
 
-  it('runs the ceilings and a cold + warm sync on embedded PGlite', async () => {
-    const r = await runBench([...TINY, '--db', 'pglite', '--scenario', 'ceilings', '--scenario', 'warm'], {});
-    expect(r.code, r.stderr).toBe(0);
-    const result = JSON.parse(r.stdout) as BenchResult;
-    expect(result.options).toMatchObject({ db: 'pglite' });
-    expectFigures(result, ['ceilings', 'warm']);
-  }, 9 * MINUTE);
+  it(
+    'runs the ceilings and a cold + warm sync on embedded PGlite',
+    async () => {
+      const r = await runBench([...TINY, '--db', 'pglite', '--scenario', 'ceilings', '--scenario', 'warm'], {});
+      expect(r.code, r.stderr).toBe(0);
+      const result = JSON.parse(r.stdout) as BenchResult;
+      expect(result.options).toMatchObject({ db: 'pglite' });
+      expectFigures(result, ['ceilings', 'warm']);
+    },
+    9 * MINUTE,
+  );
 });

@@ -20,16 +20,21 @@ afterEach(async () => {
 function capture(env: Record<string, string | undefined> = {}): Io & { out: () => string; err: () => string } {
   let out = '';
   let err = '';
-  const sink = (append: (text: string) => void) => new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      append(chunk.toString());
-      done();
-    },
-  });
+  const sink = (append: (text: string) => void) =>
+    new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        append(chunk.toString());
+        done();
+      },
+    });
   return {
     env,
-    stdout: sink((text) => { out += text; }),
-    stderr: sink((text) => { err += text; }),
+    stdout: sink((text) => {
+      out += text;
+    }),
+    stderr: sink((text) => {
+      err += text;
+    }),
     out: () => out,
     err: () => err,
   };
@@ -57,17 +62,25 @@ describe('classify-sync --api', () => {
 
     const first = capture(env);
     expect(await main(args, first)).toBe(EXIT.ok);
-    expect(first.err()).toBe(`classify-sync: project ${P} succeeded (v2, full): 6 pages, 300 jobs (300 new, 0 updated, 0 unchanged, 0 deleted), 0 rejected, 0 retries\n`);
+    expect(first.err()).toBe(
+      `classify-sync: project ${P} succeeded (v2, full): 6 pages, 300 jobs (300 new, 0 updated, 0 unchanged, 0 deleted), 0 rejected, 0 retries\n`,
+    );
 
     const gone = sim.jobsV2(P)[100]?.id ?? '';
     sim.removeJob(P, gone);
     const second = capture(env);
     expect(await main(args, second)).toBe(EXIT.ok);
-    expect(second.err()).toMatch(new RegExp(`^classify-sync: project ${P} succeeded \\(v2, incremental\\): [12] pages, [45] fewer than a full walk, \\d+ jobs \\(0 new, 0 updated, \\d+ unchanged, 0 deleted\\)`));
+    expect(second.err()).toMatch(
+      new RegExp(
+        `^classify-sync: project ${P} succeeded \\(v2, incremental\\): [12] pages, [45] fewer than a full walk, \\d+ jobs \\(0 new, 0 updated, \\d+ unchanged, 0 deleted\\)`,
+      ),
+    );
 
     const third = capture(env);
     expect(await main([...args, '--full'], third)).toBe(EXIT.ok);
-    expect(third.err()).toBe(`classify-sync: project ${P} succeeded (v2, full): 6 pages, 299 jobs (0 new, 0 updated, 299 unchanged, 1 deleted), 0 rejected, 0 retries\n`);
+    expect(third.err()).toBe(
+      `classify-sync: project ${P} succeeded (v2, full): 6 pages, 299 jobs (0 new, 0 updated, 299 unchanged, 1 deleted), 0 rejected, 0 retries\n`,
+    );
   });
 
   it('says which version auto chose, and exits 2 when a project fails', async () => {
@@ -80,6 +93,8 @@ describe('classify-sync --api', () => {
 
     const forced = capture(env);
     expect(await main(['sync', '--project', P, '--log-level', 'silent', '--api', 'v2'], forced)).toBe(EXIT.someFailed);
-    expect(forced.err()).toBe(`classify-sync: project ${P} failed: HTTP 404 Not Found: check the project id and the base URL (${sim.url})\n`);
+    expect(forced.err()).toBe(
+      `classify-sync: project ${P} failed: HTTP 404 Not Found: check the project id and the base URL (${sim.url})\n`,
+    );
   });
 });

@@ -20,7 +20,11 @@ describe('classify-sync CLI', () => {
   beforeAll(async () => {
     if (!(await postgresReachable())) return;
     sim = await startSimulator({
-      projects: [{ id: A, jobs: 120 }, { id: B, jobs: 30 }, { id: FORBIDDEN, jobs: 3, access: 'forbidden' }],
+      projects: [
+        { id: A, jobs: 120 },
+        { id: B, jobs: 30 },
+        { id: FORBIDDEN, jobs: 3, access: 'forbidden' },
+      ],
       apiKey: KEY,
       // A deployment that still serves only v1: the default --api auto must find it.
       apis: ['v1'],
@@ -41,7 +45,10 @@ describe('classify-sync CLI', () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(new RegExp(`project ${A} \\(invoices\\) succeeded \\(v1, full\\): 2 pages, 120 jobs`));
     for (const id of [A, B]) expect(await storedRaw(tdb().database.db, id)).toEqual(expectedRaw(sim, id));
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const synced = lines.filter((l) => l.msg === 'project synced');
     expect(synced.map((l) => l.projectId).sort()).toEqual([A, B].sort());
     expect(lines.filter((l) => l.projectId !== undefined).every((l) => typeof l.runId === 'string')).toBe(true);
@@ -133,7 +140,10 @@ describe('classify-sync CLI', () => {
 
 it('the example config file is valid and documents every field', async () => {
   const { fileSchema } = await import('../../src/config.ts');
-  const example = JSON.parse(readFileSync(new URL('../../config/classify-sync.example.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+  const example = JSON.parse(readFileSync(new URL('../../config/classify-sync.example.json', import.meta.url), 'utf8')) as Record<
+    string,
+    unknown
+  >;
   expect(fileSchema.safeParse(example).success).toBe(true);
   const documented = readFileSync(new URL('../../config/README.md', import.meta.url), 'utf8');
   for (const key of Object.keys(fileSchema.shape).filter((k) => k !== '$schema')) {

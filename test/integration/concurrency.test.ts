@@ -23,10 +23,21 @@ describe('two syncs at once (CLI child processes, real Postgres)', () => {
   });
 
   it('end in the same data set as one sync, each change recorded once', async () => {
-    sim = await startSimulator({ apis: ['v1'], projects: [{ id: A, jobs: 300 }, { id: B, jobs: 200 }], now: NOW });
+    sim = await startSimulator({
+      apis: ['v1'],
+      projects: [
+        { id: A, jobs: 300 },
+        { id: B, jobs: 200 },
+      ],
+      now: NOW,
+    });
     await sync(testConfig(sim, { projects: [A, B] }), tdb());
     // Upstream changes since: removals, status changes, a new job.
-    const removed = sim.jobs(A).filter((_, i) => i % 100 === 50).map((j) => j.id).sort();
+    const removed = sim
+      .jobs(A)
+      .filter((_, i) => i % 100 === 50)
+      .map((j) => j.id)
+      .sort();
     for (const id of removed) sim.removeJob(A, id);
     const [b1, b2] = sim.jobs(B) as [V1Job, V1Job];
     sim.upsertJob(B, { ...b1, status: 'CANCELLED', error_message: 'Job was cancelled by the user' });
@@ -44,16 +55,23 @@ describe('two syncs at once (CLI child processes, real Postgres)', () => {
 
     const db = tdb().database.db;
     for (const id of [A, B]) expect(await storedRaw(db, id)).toEqual(expectedRaw(sim, id));
-    expect((await queryRows<{ id: string }>(db, sql`SELECT id FROM classify_jobs WHERE deleted_at IS NOT NULL ORDER BY id`)).map((r) => r.id)).toEqual(removed);
+    expect(
+      (await queryRows<{ id: string }>(db, sql`SELECT id FROM classify_jobs WHERE deleted_at IS NOT NULL ORDER BY id`)).map((r) => r.id),
+    ).toEqual(removed);
     // Each observed change once, however the two runs interleaved.
-    const changes = await queryRows<{ job_id: string; from_status: string | null; to_status: string }>(db, sql`
+    const changes = await queryRows<{ job_id: string; from_status: string | null; to_status: string }>(
+      db,
+      sql`
       SELECT job_id, from_status, to_status FROM classify_job_status_changes
       WHERE job_id IN (${b1.id}, ${b2.id}, ${added.id}) AND observed_at > (SELECT min(finished_at) FROM sync_runs)
-      ORDER BY job_id, id`);
-    expect(changes).toEqual([
-      { job_id: b1.id, from_status: b1.status, to_status: 'CANCELLED' },
-      { job_id: b2.id, from_status: b2.status, to_status: 'ERROR' },
-      { job_id: added.id, from_status: null, to_status: added.status },
-    ].sort((x, y) => (x.job_id < y.job_id ? -1 : 1)));
+      ORDER BY job_id, id`,
+    );
+    expect(changes).toEqual(
+      [
+        { job_id: b1.id, from_status: b1.status, to_status: 'CANCELLED' },
+        { job_id: b2.id, from_status: b2.status, to_status: 'ERROR' },
+        { job_id: added.id, from_status: null, to_status: added.status },
+      ].sort((x, y) => (x.job_id < y.job_id ? -1 : 1)),
+    );
   }, 180_000); // two CLI processes at once on a 2-core machine
 });

@@ -59,21 +59,30 @@ describe('SIGKILL during a backfill (CLI child process, real Postgres)', () => {
   /** What a kill left behind: whole pages only, every count agreeing with the saved walk position. */
   async function assertWholePages(): Promise<{ walkPages: number; token: string | null }> {
     const db = tdb.database.db;
-    const [state] = await queryRows<{ walk_pages: number; page_token: string | null }>(db, sql`SELECT walk_pages, page_token FROM sync_state`);
+    const [state] = await queryRows<{ walk_pages: number; page_token: string | null }>(
+      db,
+      sql`SELECT walk_pages, page_token FROM sync_state`,
+    );
     const walkPages = state?.walk_pages ?? 0;
     const stored = await storedRaw(db, P);
     expect(stored.size).toBe(walkPages * PAGE_SIZE);
     // Each stored job has all its rules and parsing settings: no page was half written.
     const expected = new Map(sim.jobs(P).map((j) => [j.id, j]));
-    const [children] = await queryRows<{ rules: number; parsing: number }>(db, sql`
-      SELECT (SELECT count(*) FROM classify_job_rules)::int AS rules, (SELECT count(*) FROM classify_job_parsing_settings)::int AS parsing`);
+    const [children] = await queryRows<{ rules: number; parsing: number }>(
+      db,
+      sql`
+      SELECT (SELECT count(*) FROM classify_job_rules)::int AS rules, (SELECT count(*) FROM classify_job_parsing_settings)::int AS parsing`,
+    );
     const storedJobs = [...stored.keys()].map((id) => expected.get(id));
     expect(storedJobs.every((j) => j !== undefined)).toBe(true);
     expect(children?.rules).toBe(storedJobs.reduce((n, j) => n + (j?.rules.length ?? 0), 0));
     expect(children?.parsing).toBe(storedJobs.filter((j) => j?.parsing_configuration != null).length);
     // The walk's seen ids and the run record advanced in the same transactions.
-    const [seen] = await queryRows<{ pages: number; ids: number }>(db, sql`
-      SELECT count(*)::int AS pages, coalesce(sum(cardinality(job_ids)), 0)::int AS ids FROM sync_walk_seen`);
+    const [seen] = await queryRows<{ pages: number; ids: number }>(
+      db,
+      sql`
+      SELECT count(*)::int AS pages, coalesce(sum(cardinality(job_ids)), 0)::int AS ids FROM sync_walk_seen`,
+    );
     expect(seen).toEqual({ pages: walkPages, ids: walkPages * PAGE_SIZE });
     const [runPages] = await queryRows<{ pages: number }>(db, sql`SELECT pages FROM sync_run_projects`);
     expect(runPages?.pages).toBe(walkPages);
@@ -123,10 +132,13 @@ describe('SIGKILL during a backfill (CLI child process, real Postgres)', () => {
       trials.push({ killPage, delayMs, walkPages, resumedPages: fetched });
     }
     report('crash', {
-      trials: trials.length, seed: SEED, freshWalkPages: PAGES,
+      trials: trials.length,
+      seed: SEED,
+      freshWalkPages: PAGES,
       pagesSavedAtKill: trials.map((t) => t.walkPages).join('/'),
       pagesFetchedAfter: trials.map((t) => t.resumedPages).join('/'),
-      converged: `${trials.length}/${TRIALS}`, lost: 0,
+      converged: `${trials.length}/${TRIALS}`,
+      lost: 0,
     });
     expect(new Set(trials.map((t) => t.walkPages)).size).toBeGreaterThan(TRIALS / 2);
   }, 600_000); // twelve CLI processes: on a loaded 2-core machine each start can take seconds

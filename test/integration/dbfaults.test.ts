@@ -37,7 +37,15 @@ describe('database faults (real Postgres)', () => {
   });
 
   it('a CLI sync survives its connections being terminated inside page transactions and in the pool, and converges', async () => {
-    sim = await startSimulator({ apis: ['v1'], projects: [{ id: A, jobs: 360 }, { id: B, jobs: 240 }], now: NOW, latencyMs: 5 });
+    sim = await startSimulator({
+      apis: ['v1'],
+      projects: [
+        { id: A, jobs: 360 },
+        { id: B, jobs: 240 },
+      ],
+      now: NOW,
+      latencyMs: 5,
+    });
     // Test-only: each job insert statement sleeps 40 ms, so a page transaction is wide enough to be hit.
     await admin!.query(`
       CREATE FUNCTION test_slow_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.04); RETURN NULL; END $$;
@@ -46,8 +54,14 @@ describe('database faults (real Postgres)', () => {
     const kills = { inPageTransaction: 0, idle: 0 };
     /** Each project's committed walk position when the last kill landed. */
     let atLastKill = new Map<string, number>();
-    const walkPositions = async () => new Map((await admin!.query<{ project_id: string; walk_pages: number }>(
-      'SELECT project_id, walk_pages FROM sync_state WHERE walk_pages > 0')).rows.map((r) => [r.project_id, r.walk_pages]));
+    const walkPositions = async () =>
+      new Map(
+        (
+          await admin!.query<{ project_id: string; walk_pages: number }>(
+            'SELECT project_id, walk_pages FROM sync_state WHERE walk_pages > 0',
+          )
+        ).rows.map((r) => [r.project_id, r.walk_pages]),
+      );
     let running = true;
     const killer = (async () => {
       while (running) {
@@ -73,9 +87,14 @@ describe('database faults (real Postgres)', () => {
         const target = inPage[0] ?? idle[0];
         if (!target) continue;
         // Still in the state it was picked in, checked in the statement that kills it.
-        const { rows: [done] } = await admin!.query<{ ok: boolean }>(`
+        const {
+          rows: [done],
+        } = await admin!.query<{ ok: boolean }>(
+          `
           SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
-          WHERE pid = $1 AND state = $2 AND (xact_start IS NOT NULL) = $3`, [target.pid, target.state, target.in_tx]);
+          WHERE pid = $1 AND state = $2 AND (xact_start IS NOT NULL) = $3`,
+          [target.pid, target.state, target.in_tx],
+        );
         if (!done?.ok) continue;
         if (target.in_tx) kills.inPageTransaction += 1;
         else kills.idle += 1;
@@ -86,17 +105,27 @@ describe('database faults (real Postgres)', () => {
     const config = writeConfig({ projects: [{ id: A }, { id: B }], pageSize: 10 });
     let r: CliResult;
     try {
-      r = await runCli(['sync', '--config', config, '--api', 'v1'], { LLAMA_CLOUD_API_KEY: sim.apiKey, LLAMA_CLOUD_BASE_URL: sim.url, DATABASE_URL: tdb().url });
+      r = await runCli(['sync', '--config', config, '--api', 'v1'], {
+        LLAMA_CLOUD_API_KEY: sim.apiKey,
+        LLAMA_CLOUD_BASE_URL: sim.url,
+        DATABASE_URL: tdb().url,
+      });
     } finally {
       running = false;
       await killer;
     }
 
-    const logLines = r.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const logLines = r.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const pageRetries = logLines.filter((l) => l.msg === 'page transaction failed, retrying');
     report('db-terminate', {
-      pagesServed: sim.stats.pages, killsInPageTransaction: kills.inPageTransaction, killsIdle: kills.idle,
-      pageTransactionRetries: pageRetries.length, exitCode: String(r.code),
+      pagesServed: sim.stats.pages,
+      killsInPageTransaction: kills.inPageTransaction,
+      killsIdle: kills.idle,
+      pageTransactionRetries: pageRetries.length,
+      exitCode: String(r.code),
     });
     expect(r.stderr).toMatch(new RegExp(`project ${A} succeeded \\(v1, full\\): 36 pages, 360 jobs`));
     expect(r.stderr).toMatch(new RegExp(`project ${B} succeeded \\(v1, full\\): 24 pages, 240 jobs`));
@@ -130,7 +159,9 @@ describe('database faults (real Postgres)', () => {
     const { log, lines } = memoryLogger();
     const result = await sync(testConfig(sim, { projects: [A], pageSize: 10 }), tdb(), { log });
 
-    const retried = lines().filter((l) => l.msg === 'page transaction failed, retrying').map((l) => String(l.err));
+    const retried = lines()
+      .filter((l) => l.msg === 'page transaction failed, retrying')
+      .map((l) => String(l.err));
     report('db-serialization', { injected: 6, pageTransactionRetries: retried.length, status: result.status });
     expect(result.projects[0]).toMatchObject({ status: 'succeeded', pages: 9, inserted: 90 });
     expect(retried).toHaveLength(6);
@@ -153,17 +184,32 @@ describe('database faults (real Postgres)', () => {
     expect(result.status).toBe('failed');
     expect(result.projects[0]?.error).toMatch(/^database error: .*permission denied for the test.*check the database, then run again/);
     expect(result.projects[0]?.error).not.toContain('\n');
-    const { rows: [attempts] } = await admin!.query<{ n: string }>('SELECT last_value::text AS n FROM test_fault_seq');
+    const {
+      rows: [attempts],
+    } = await admin!.query<{ n: string }>('SELECT last_value::text AS n FROM test_fault_seq');
     expect(attempts?.n).toBe('1');
   });
 
   it('classifies the SQLSTATEs Postgres really sends', async () => {
     const cases: [string, boolean][] = [
-      ['40001', true], ['40P01', true], ['55P03', true], ['57P01', true], ['08006', true], ['53300', true],
-      ['23505', false], ['22001', false], ['22008', false], ['54000', false], ['42P01', false], ['28P01', false],
+      ['40001', true],
+      ['40P01', true],
+      ['55P03', true],
+      ['57P01', true],
+      ['08006', true],
+      ['53300', true],
+      ['23505', false],
+      ['22001', false],
+      ['22008', false],
+      ['54000', false],
+      ['42P01', false],
+      ['28P01', false],
     ];
     for (const [state, retryable] of cases) {
-      const error = await admin!.query(`DO $$ BEGIN RAISE EXCEPTION 'x' USING ERRCODE = '${state}'; END $$`).then(() => undefined, (e: unknown) => e);
+      const error = await admin!.query(`DO $$ BEGIN RAISE EXCEPTION 'x' USING ERRCODE = '${state}'; END $$`).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(sqlState(error)).toBe(state);
       expect([state, isRetryableDbError(error)]).toEqual([state, retryable]);
       // Only errors caused by the values of a row split a page (refused.test.ts); the others fail or retry it.

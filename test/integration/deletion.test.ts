@@ -23,14 +23,20 @@ describe('deletion safety (real Postgres)', () => {
     sim = undefined;
   });
 
-  const deletedIds = async () => (await queryRows<{ id: string }>(tdb().database.db,
-    sql`SELECT id FROM classify_jobs WHERE deleted_at IS NOT NULL ORDER BY id`)).map((r) => r.id);
+  const deletedIds = async () =>
+    (await queryRows<{ id: string }>(tdb().database.db, sql`SELECT id FROM classify_jobs WHERE deleted_at IS NOT NULL ORDER BY id`)).map(
+      (r) => r.id,
+    );
 
   it('an interrupted walk never deletes, however it ends; the walk that completes deletes exactly what went away', async () => {
     sim = await startSimulator({ apis: ['v1'], projects: [{ id: P, jobs: 200 }], now: NOW });
     const config: Config = testConfig(sim, { projects: [P], pageSize: 10 });
     await sync(config, tdb());
-    const gone = sim.jobs(P).filter((_, i) => i % 40 === 7).map((j) => j.id).sort();
+    const gone = sim
+      .jobs(P)
+      .filter((_, i) => i % 40 === 7)
+      .map((j) => j.id)
+      .sort();
     for (const id of gone) sim.removeJob(P, id);
     const endings: string[] = [];
 
@@ -48,7 +54,12 @@ describe('deletion safety (real Postgres)', () => {
 
     // 2. Stopped (SIGINT/SIGTERM in the CLI) after two more pages of the resumed walk.
     const controller = new AbortController();
-    const cancelled = await sync(config, tdb(), { signal: controller.signal, onProgress: (p) => { if (p.pages === 2) controller.abort(); } });
+    const cancelled = await sync(config, tdb(), {
+      signal: controller.signal,
+      onProgress: (p) => {
+        if (p.pages === 2) controller.abort();
+      },
+    });
     expect(cancelled.projects[0]).toMatchObject({ status: 'cancelled', mode: 'resume', pages: 2, deleted: 0 });
     expect(await deletedIds()).toEqual([]);
     endings.push('cancelled');
@@ -92,7 +103,12 @@ describe('deletion safety (real Postgres)', () => {
     // The database committed the walk's end, the client never heard so, and runs it again: the walk's seen
     // ids are gone by now, so every stored job looks unseen, and --allow-mass-delete lifts the share guard.
     const again = await completeWalk(tdb().database.db, {
-      runId: result.runId, projectId: P, apiVersion: 'v1', detectDeletions: true, minSeenShare: 0.5, allowMassDelete: true,
+      runId: result.runId,
+      projectId: P,
+      apiVersion: 'v1',
+      detectDeletions: true,
+      minSeenShare: 0.5,
+      allowMassDelete: true,
     });
     expect(again).toEqual({ deleted: 0, warning: undefined });
     expect(await storedRaw(tdb().database.db, P)).toEqual(expectedRaw(sim, P));
@@ -106,8 +122,13 @@ describe('deletion safety (real Postgres)', () => {
 
     const strict = await sync(Object.freeze({ ...config, massDeleteMinShare: 0.8 }), tdb());
     expect(strict.projects[0]).toMatchObject({ status: 'succeeded', deleted: 0 });
-    expect(strict.projects[0]?.warning).toBe('deletions skipped: the walk saw 70 of 100 stored jobs (under 80%); if the project really lost them, run again with --allow-mass-delete');
-    const [recorded] = await queryRows<{ warning: string }>(tdb().database.db, sql`SELECT warning FROM sync_run_projects WHERE run_id = ${strict.runId}`);
+    expect(strict.projects[0]?.warning).toBe(
+      'deletions skipped: the walk saw 70 of 100 stored jobs (under 80%); if the project really lost them, run again with --allow-mass-delete',
+    );
+    const [recorded] = await queryRows<{ warning: string }>(
+      tdb().database.db,
+      sql`SELECT warning FROM sync_run_projects WHERE run_id = ${strict.runId}`,
+    );
     expect(recorded?.warning).toBe(strict.projects[0]?.warning);
 
     const byDefault = await sync(config, tdb());
@@ -123,8 +144,10 @@ describe('deletion safety (real Postgres)', () => {
 
     const guarded = await runCli(['sync', '--project', P], env);
     expect(guarded.code).toBe(0);
-    expect(guarded.stderr).toContain(`project ${P} succeeded (v1, full): 1 pages, 0 jobs (0 new, 0 updated, 0 unchanged, 0 deleted), 0 rejected, 0 retries; `
-      + 'warning: deletions skipped: the walk saw 0 of 57 stored jobs (under 50%); if the project really lost them, run again with --allow-mass-delete');
+    expect(guarded.stderr).toContain(
+      `project ${P} succeeded (v1, full): 1 pages, 0 jobs (0 new, 0 updated, 0 unchanged, 0 deleted), 0 rejected, 0 retries; ` +
+        'warning: deletions skipped: the walk saw 0 of 57 stored jobs (under 50%); if the project really lost them, run again with --allow-mass-delete',
+    );
     expect(await count(tdb().database.db, sql`SELECT count(*) AS n FROM classify_jobs WHERE deleted_at IS NULL`)).toBe(57);
 
     const forced = await runCli(['sync', '--project', P, '--allow-mass-delete'], env);

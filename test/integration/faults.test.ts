@@ -28,9 +28,12 @@ describe('API faults (real Postgres)', () => {
 
   it('40% of requests failing in every way converges; projects past the retry budget fail alone, clearly', async () => {
     const retries = 14;
-    sim = await startSimulator({ apis: ['v1'],
+    sim = await startSimulator({
+      apis: ['v1'],
       projects: [
-        { id: A, jobs: 400 }, { id: B, jobs: 250 }, { id: C, jobs: 150 },
+        { id: A, jobs: 400 },
+        { id: B, jobs: 250 },
+        { id: C, jobs: 150 },
         // Past any budget: every request answers 5xx, or never answers.
         { id: DOWN, jobs: 30, faults: { rate: 1, kinds: ['500', '502', '503'] } },
         { id: SILENT, jobs: 30, faults: { rate: 1, kinds: ['hang'], hangMs: 10_000 } },
@@ -53,10 +56,14 @@ describe('API faults (real Postgres)', () => {
     const byProject = new Map(result.projects.map((p) => [p.projectId, p]));
     const totalRetries = result.projects.reduce((n, p) => n + p.retries, 0);
     report('api-faults', {
-      requests: sim.stats.requests, faults, faultShareHealthyProjects: healthyShare.toFixed(3),
+      requests: sim.stats.requests,
+      faults,
+      faultShareHealthyProjects: healthyShare.toFixed(3),
       ...Object.fromEntries(Object.entries(sim.stats.faults).map(([k, v]) => [`fault_${k}`, v])),
-      retries: totalRetries, jobsStored: [A, B, C].reduce((n, id) => n + (byProject.get(id)?.jobsSeen ?? 0), 0),
-      lost: 0, status: result.status,
+      retries: totalRetries,
+      jobsStored: [A, B, C].reduce((n, id) => n + (byProject.get(id)?.jobsSeen ?? 0), 0),
+      lost: 0,
+      status: result.status,
     });
 
     // The healthy projects: everything stored, exactly.
@@ -70,27 +77,40 @@ describe('API faults (real Postgres)', () => {
     // The hopeless ones: failed after the whole budget, with a line that says what and what to do.
     expect(result.status).toBe('partial');
     expect(byProject.get(DOWN)).toMatchObject({ status: 'failed', pages: 0, retries });
-    expect(byProject.get(DOWN)?.error).toMatch(/^HTTP 50[023]\b.*: the API kept failing after retries; run again later \(the walk resumes from its saved page\)$/);
+    expect(byProject.get(DOWN)?.error).toMatch(
+      /^HTTP 50[023]\b.*: the API kept failing after retries; run again later \(the walk resumes from its saved page\)$/,
+    );
     expect(byProject.get(SILENT)).toMatchObject({ status: 'failed', pages: 0, retries });
-    expect(byProject.get(SILENT)?.error).toBe('no response within 500 ms (requestTimeoutMs): the API kept failing after retries; run again later (the walk resumes from its saved page)');
+    expect(byProject.get(SILENT)?.error).toBe(
+      'no response within 500 ms (requestTimeoutMs): the API kept failing after retries; run again later (the walk resumes from its saved page)',
+    );
 
     // Every fault was retried, except the last attempt of each hopeless project. (On a loaded machine a
     // response the simulator was slow to send also times out and is retried: hence at least.) The run
     // records and the log agree on the count.
     expect(totalRetries).toBeGreaterThanOrEqual(faults - 2);
-    const projects = await queryRows<{ project_id: string; status: string; retries: number; error: string | null }>(tdb().database.db,
-      sql`SELECT project_id, status, retries, error FROM sync_run_projects`);
+    const projects = await queryRows<{ project_id: string; status: string; retries: number; error: string | null }>(
+      tdb().database.db,
+      sql`SELECT project_id, status, retries, error FROM sync_run_projects`,
+    );
     expect(new Map(projects.map((p) => [p.project_id, p.retries]))).toEqual(new Map(result.projects.map((p) => [p.projectId, p.retries])));
     expect(projects.find((p) => p.project_id === DOWN)?.error).toBe(byProject.get(DOWN)?.error);
-    const [run] = await queryRows<{ status: string; retries: number; projects_failed: number }>(tdb().database.db,
-      sql`SELECT status, retries, projects_failed FROM sync_runs`);
+    const [run] = await queryRows<{ status: string; retries: number; projects_failed: number }>(
+      tdb().database.db,
+      sql`SELECT status, retries, projects_failed FROM sync_runs`,
+    );
     expect(run).toEqual({ status: 'partial', retries: totalRetries, projects_failed: 2 });
     expect(lines().filter((l) => l.msg === 'request failed, retrying')).toHaveLength(totalRetries);
   });
 
   it('waits as long as a 429 Retry-After asks before trying again', async () => {
     const retryAfterSeconds = 0.2;
-    sim = await startSimulator({ apis: ['v1'], projects: [{ id: A, jobs: 60 }], faults: { rate: 0.5, kinds: ['429'], retryAfterSeconds }, now: NOW });
+    sim = await startSimulator({
+      apis: ['v1'],
+      projects: [{ id: A, jobs: 60 }],
+      faults: { rate: 0.5, kinds: ['429'], retryAfterSeconds },
+      now: NOW,
+    });
     const config: Config = Object.freeze({
       ...testConfig(sim, { projects: [A], pageSize: 10 }),
       // Backoff of its own next to nothing, so the waits measured are the server's.

@@ -61,7 +61,8 @@ function moveOn(random: Random, job: V2Job, atMs: number): V2Job {
     ...job,
     status,
     updated_at: iso(atMs),
-    result: status === 'COMPLETED' ? { type: job.configuration.rules[0]?.type ?? null, confidence: 0.91, reasoning: 'finished late' } : null,
+    result:
+      status === 'COMPLETED' ? { type: job.configuration.rules[0]?.type ?? null, confidence: 0.91, reasoning: 'finished late' } : null,
     error_message: status === 'FAILED' ? 'Parse job timed out after 900 seconds' : null,
   };
 }
@@ -99,7 +100,8 @@ describe('incremental nightly syncs', () => {
       const upstream = sim.jobsV2(P);
       const template = upstream[0] as V2Job;
       // New jobs created during the day.
-      for (let i = 0; i < 15; i++) sim.upsertJobV2(P, newJob(random, template, `night${night}-job${i}`, dayStart + (1 + random() * 22) * HOUR));
+      for (let i = 0; i < 15; i++)
+        sim.upsertJobV2(P, newJob(random, template, `night${night}-job${i}`, dayStart + (1 + random() * 22) * HOUR));
       // In-flight jobs move on, old and recent alike (old ones are refreshed by id, recent ones re-walked).
       const inFlight = upstream.filter(isInFlight);
       for (let i = 0; i < 6 && inFlight.length > 0; i++) {
@@ -114,7 +116,12 @@ describe('incremental nightly syncs', () => {
       }
       // Twice a week a job finished long ago changes anyway: only a full walk can see that.
       if (night % 3 === 2) {
-        const old = pickFrom(random, upstream.filter((j) => j.status === 'COMPLETED' && Date.parse(j.created_at ?? '') < NOW - 30 * DAY && !deletedSinceFull.has(j.id)));
+        const old = pickFrom(
+          random,
+          upstream.filter(
+            (j) => j.status === 'COMPLETED' && Date.parse(j.created_at ?? '') < NOW - 30 * DAY && !deletedSinceFull.has(j.id),
+          ),
+        );
         sim.upsertJobV2(P, { ...old, result: { type: null, confidence: 0.5, reasoning: `re-scored on night ${night}` } });
         invisibleSinceFull.add(old.id);
       }
@@ -132,14 +139,20 @@ describe('incremental nightly syncs', () => {
         expect(run.deleted).toBe(0);
         expect(await deletedCount(inc.database.db)).toBe(deletedBefore);
         expect(run.pages).toBeLessThan(lastFullPages / 2);
-        expect(await runProject(inc.database.db, result.runId, P)).toMatchObject({ mode: 'incremental', jobs_deleted: 0, pages_saved: lastFullPages - run.pages });
+        expect(await runProject(inc.database.db, result.runId, P)).toMatchObject({
+          mode: 'incremental',
+          jobs_deleted: 0,
+          pages_saved: lastFullPages - run.pages,
+        });
         // Exact for everything it can see: every upstream job as served, except the invisible changes;
         // the jobs deleted upstream are still live until a full walk.
         const stored = await storedRaw(inc.database.db, P);
         const expected = expectedRawV2(sim, P);
         for (const id of invisibleSinceFull) expected.delete(id);
         for (const [id, raw] of expected) expect(stored.get(id), `job ${id}`).toEqual(raw);
-        expect([...stored.keys()].filter((id) => !expected.has(id) && !invisibleSinceFull.has(id)).sort()).toEqual([...deletedSinceFull].sort());
+        expect([...stored.keys()].filter((id) => !expected.has(id) && !invisibleSinceFull.has(id)).sort()).toEqual(
+          [...deletedSinceFull].sort(),
+        );
       } else {
         // The full walk: now the tables are exactly those of full walks only.
         expect(await jobTables(inc.database.db)).toEqual(await jobTables(ref.database.db));
@@ -150,7 +163,17 @@ describe('incremental nightly syncs', () => {
       }
     }
     // Full walks are due fullRefreshDays (7) after the last full walk started.
-    expect(modes).toEqual(['incremental', 'incremental', 'incremental', 'incremental', 'incremental', 'incremental', 'full', 'incremental', 'incremental']);
+    expect(modes).toEqual([
+      'incremental',
+      'incremental',
+      'incremental',
+      'incremental',
+      'incremental',
+      'incremental',
+      'full',
+      'incremental',
+      'incremental',
+    ]);
 
     // `sync --full` on the last night: the two histories meet again.
     expect(invisibleSinceFull.size).toBeGreaterThan(0);
@@ -162,47 +185,57 @@ describe('incremental nightly syncs', () => {
 });
 
 describe.each(['postgres', 'pglite'] as const)('an interrupted incremental walk (%s)', (backend) => {
-  it('resumes the same incremental walk from its saved page token and filter', async () => {
-    sim = await startSimulator({ projects: [{ id: P, jobs: 150 }], now: NOW, apis: ['v2'] });
-    const tdb = await database(backend);
-    const db = tdb.database.db;
-    const config = testConfig(sim, { projects: [P], pageSize: 20 });
-    let t = NOW;
-    const clock = () => t;
-    const full = await sync(config, tdb, { clock });
-    const fullPages = full.projects[0]?.pages ?? 0;
+  it(
+    'resumes the same incremental walk from its saved page token and filter',
+    async () => {
+      sim = await startSimulator({ projects: [{ id: P, jobs: 150 }], now: NOW, apis: ['v2'] });
+      const tdb = await database(backend);
+      const db = tdb.database.db;
+      const config = testConfig(sim, { projects: [P], pageSize: 20 });
+      let t = NOW;
+      const clock = () => t;
+      const full = await sync(config, tdb, { clock });
+      const fullPages = full.projects[0]?.pages ?? 0;
 
-    const template = sim.jobsV2(P)[0] as V2Job;
-    const random = seededRandom(3, 'busy-day');
-    for (let i = 0; i < 120; i++) sim.upsertJobV2(P, newJob(random, template, `busy-${i}`, NOW + (1 + random() * 20) * HOUR));
-    t = NOW + DAY;
+      const template = sim.jobsV2(P)[0] as V2Job;
+      const random = seededRandom(3, 'busy-day');
+      for (let i = 0; i < 120; i++) sim.upsertJobV2(P, newJob(random, template, `busy-${i}`, NOW + (1 + random() * 20) * HOUR));
+      t = NOW + DAY;
 
-    // Stop the run while the third page of the incremental walk is being served.
-    const controller = new AbortController();
-    sim.setOnPage(({ pageIndex }) => {
-      if (pageIndex === 2) controller.abort();
-      return undefined;
-    });
-    const stopped = await sync(config, tdb, { clock, signal: controller.signal });
-    sim.setOnPage(undefined);
-    expect(stopped.projects[0]).toMatchObject({ status: 'cancelled', mode: 'incremental', pages: 2 });
-    const [state] = await queryRows<{ walk_kind: string; walk_filter: unknown; has_token: boolean; walk_pages: number }>(db, sql`
-      SELECT walk_kind, walk_filter, page_token IS NOT NULL AS has_token, walk_pages FROM sync_state WHERE project_id = ${P} AND api_version = 'v2'`);
-    const windowStart = iso(NOW - 48 * HOUR);
-    expect(state).toEqual({ walk_kind: 'incremental', walk_filter: { createdAtOnOrAfter: windowStart }, has_token: true, walk_pages: 2 });
+      // Stop the run while the third page of the incremental walk is being served.
+      const controller = new AbortController();
+      sim.setOnPage(({ pageIndex }) => {
+        if (pageIndex === 2) controller.abort();
+        return undefined;
+      });
+      const stopped = await sync(config, tdb, { clock, signal: controller.signal });
+      sim.setOnPage(undefined);
+      expect(stopped.projects[0]).toMatchObject({ status: 'cancelled', mode: 'incremental', pages: 2 });
+      const [state] = await queryRows<{ walk_kind: string; walk_filter: unknown; has_token: boolean; walk_pages: number }>(
+        db,
+        sql`
+      SELECT walk_kind, walk_filter, page_token IS NOT NULL AS has_token, walk_pages FROM sync_state WHERE project_id = ${P} AND api_version = 'v2'`,
+      );
+      const windowStart = iso(NOW - 48 * HOUR);
+      expect(state).toEqual({ walk_kind: 'incremental', walk_filter: { createdAtOnOrAfter: windowStart }, has_token: true, walk_pages: 2 });
 
-    // An hour later: the same walk goes on (the simulator refuses its token with any other filter).
-    t += HOUR;
-    const resumed = await sync(config, tdb, { clock });
-    const run = resumed.projects[0];
-    expect(run).toMatchObject({ status: 'succeeded', mode: 'resume', kind: 'incremental', deleted: 0 });
-    expect(sim.stats.byStatus['400']).toBeUndefined();
-    expect(await runProject(db, resumed.runId, P)).toMatchObject({ mode: 'resume', pages_saved: fullPages - 2 - (run?.pages ?? 0) });
-    expect(await storedRaw(db, P)).toEqual(expectedRawV2(sim, P));
-    // The next window still counts back from when the interrupted walk started, not from the resume.
-    const [after] = await queryRows<{ started: string; has_token: boolean }>(db, sql`
+      // An hour later: the same walk goes on (the simulator refuses its token with any other filter).
+      t += HOUR;
+      const resumed = await sync(config, tdb, { clock });
+      const run = resumed.projects[0];
+      expect(run).toMatchObject({ status: 'succeeded', mode: 'resume', kind: 'incremental', deleted: 0 });
+      expect(sim.stats.byStatus['400']).toBeUndefined();
+      expect(await runProject(db, resumed.runId, P)).toMatchObject({ mode: 'resume', pages_saved: fullPages - 2 - (run?.pages ?? 0) });
+      expect(await storedRaw(db, P)).toEqual(expectedRawV2(sim, P));
+      // The next window still counts back from when the interrupted walk started, not from the resume.
+      const [after] = await queryRows<{ started: string; has_token: boolean }>(
+        db,
+        sql`
       SELECT to_char(last_complete_walk_started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS') AS started, page_token IS NOT NULL AS has_token
-      FROM sync_state WHERE project_id = ${P} AND api_version = 'v2'`);
-    expect(after).toEqual({ started: iso(NOW + DAY).slice(0, 19), has_token: false });
-  }, PGLITE_TIMEOUT_MS);
+      FROM sync_state WHERE project_id = ${P} AND api_version = 'v2'`,
+      );
+      expect(after).toEqual({ started: iso(NOW + DAY).slice(0, 19), has_token: false });
+    },
+    PGLITE_TIMEOUT_MS,
+  );
 });

@@ -59,8 +59,15 @@ describe.each<Backend>(['postgres', 'pglite'])('docs/queries.md on %s', (backend
     tdb = await openTestDatabase(backend);
     // Dated up to the start of today, so "last 30 days" and "more than a day" find jobs.
     const now = Math.floor(Date.now() / DAY_MS) * DAY_MS;
-    sim = await startSimulator({ apis: ['v1'],
-      projects: [{ id: A, jobs: 300 }, { id: B, jobs: 150 }, { id: C, jobs: 3, access: 'forbidden' }], seed: SEED, now,
+    sim = await startSimulator({
+      apis: ['v1'],
+      projects: [
+        { id: A, jobs: 300 },
+        { id: B, jobs: 150 },
+        { id: C, jobs: 3, access: 'forbidden' },
+      ],
+      seed: SEED,
+      now,
     });
     const config = testConfig(sim, { projects: [A, B, C] });
     await sync(config, tdb);
@@ -98,7 +105,10 @@ describe.each<Backend>(['postgres', 'pglite'])('docs/queries.md on %s', (backend
 
   it('3: the stuck jobs are exactly the in-progress jobs older than a day', () => {
     const cutoff = Date.now() - DAY_MS;
-    const expected = jobs.filter((j) => j.outcome === 'in_progress' && (j.createdMs ?? Infinity) < cutoff).map((j) => j.id).sort();
+    const expected = jobs
+      .filter((j) => j.outcome === 'in_progress' && (j.createdMs ?? Infinity) < cutoff)
+      .map((j) => j.id)
+      .sort();
     expect((results.get(3) ?? []).map((r) => r.job_id).sort()).toEqual(expected);
     expect(expected.length).toBeGreaterThan(5);
   });
@@ -122,8 +132,9 @@ describe.each<Backend>(['postgres', 'pglite'])('docs/queries.md on %s', (backend
   it('7: three errors per project, most frequent first', () => {
     const rows = results.get(7) ?? [];
     const expected = expectedTopErrors(jobs).filter((e) => e.rank <= 3);
-    expect(rows.map((r) => [r.project_id, r.rank, r.outcome, r.error_pattern, r.jobs]).sort())
-      .toEqual(expected.map((e) => [e.project_id, e.rank, e.outcome, e.error_pattern, e.jobs]).sort());
+    expect(rows.map((r) => [r.project_id, r.rank, r.outcome, r.error_pattern, r.jobs]).sort()).toEqual(
+      expected.map((e) => [e.project_id, e.rank, e.outcome, e.error_pattern, e.jobs]).sort(),
+    );
   });
 
   it('8: the project whose key is refused is stale; the synced ones are not', () => {

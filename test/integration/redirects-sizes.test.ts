@@ -21,15 +21,24 @@ const OVERSIZED_ITEMS = 100_000;
 /** A valid v1 item of project H (~450 bytes, the size of the report's 45 MB page of 100 000). */
 function item(id: string): Record<string, unknown> {
   return {
-    id, project_id: H, user_id: 'user-1', status: 'SUCCESS', mode: 'FAST',
+    id,
+    project_id: H,
+    user_id: 'user-1',
+    status: 'SUCCESS',
+    mode: 'FAST',
     rules: [{ type: 'invoice', description: 'an invoice with a number and a total' }],
-    created_at: '2026-10-01T00:00:00Z', updated_at: '2026-10-01T00:01:00Z', effective_at: '2026-10-01T00:01:00Z',
-    error_message: null, job_record_id: null, parsing_configuration: { lang: 'en', max_pages: 5, target_pages: [0] },
+    created_at: '2026-10-01T00:00:00Z',
+    updated_at: '2026-10-01T00:01:00Z',
+    effective_at: '2026-10-01T00:01:00Z',
+    error_message: null,
+    job_record_id: null,
+    parsing_configuration: { lang: 'en', max_pages: 5, target_pages: [0] },
   };
 }
 
 const redirectLine = (origin: string) => `the API redirected to another origin (${origin}): refusing to follow; check LLAMA_CLOUD_BASE_URL`;
-const oversizedLine = 'HTTP 200 with more items than the 10 asked for (page_size): the API kept failing after retries; run again later (the walk resumes from its saved page)';
+const oversizedLine =
+  'HTTP 200 with more items than the 10 asked for (page_size): the API kept failing after retries; run again later (the walk resumes from its saved page)';
 
 describe('redirects and page sizes (real Postgres)', () => {
   const tdb = usePostgres({ shared: true });
@@ -38,7 +47,14 @@ describe('redirects and page sizes (real Postgres)', () => {
   let other: Server;
   let otherOrigin: string;
   let otherRequests = 0;
-  const figures = { crossOriginRefused: 0, requestsToOtherOrigin: 0, itemsStoredFromOtherOrigin: 0, sameOriginFollowed: 0, oversizedAttempts: 0, oversizedItemsStored: 0 };
+  const figures = {
+    crossOriginRefused: 0,
+    requestsToOtherOrigin: 0,
+    itemsStoredFromOtherOrigin: 0,
+    sameOriginFollowed: 0,
+    oversizedAttempts: 0,
+    oversizedItemsStored: 0,
+  };
 
   beforeAll(async () => {
     if (!(await postgresReachable())) return;
@@ -56,15 +72,24 @@ describe('redirects and page sizes (real Postgres)', () => {
   });
   beforeEach(async () => {
     otherRequests = 0;
-    sim = await startSimulator({ apis: ['v1'], projects: [{ id: H, jobs: 25 }, { id: K, jobs: 15 }], now: NOW });
+    sim = await startSimulator({
+      apis: ['v1'],
+      projects: [
+        { id: H, jobs: 25 },
+        { id: K, jobs: 15 },
+      ],
+      now: NOW,
+    });
   });
   afterEach(async () => {
     await sim?.stop();
   });
 
-  const config = (over: Partial<Config> = {}): Config => Object.freeze({ ...testConfig(sim, { api: 'v1', projects: [H, K], pageSize: 10 }), ...over });
+  const config = (over: Partial<Config> = {}): Config =>
+    Object.freeze({ ...testConfig(sim, { api: 'v1', projects: [H, K], pageSize: 10 }), ...over });
   const db = () => tdb().database.db;
-  const storedFromElsewhere = () => count(db(), sql`SELECT count(*) AS n FROM classify_jobs WHERE id LIKE 'other-origin-%' OR id LIKE 'big-%'`);
+  const storedFromElsewhere = () =>
+    count(db(), sql`SELECT count(*) AS n FROM classify_jobs WHERE id LIKE 'other-origin-%' OR id LIKE 'big-%'`);
   const byId = (result: { projects: { projectId: string }[] }, id: string) => result.projects.find((p) => p.projectId === id);
 
   it('refuses a cross-origin redirect mid-walk at once: one line, nothing from the other origin, the other project fine, then resumes', async () => {
@@ -91,19 +116,26 @@ describe('redirects and page sizes (real Postgres)', () => {
     expect(await storedRaw(db(), H)).toEqual(expectedRaw(sim, H));
   });
 
-  it.each([301, 307, 308] as const)('sync exits 2 on a cross-origin %i from the first request (version probe included), with one line on stderr', async (status) => {
-    sim.setRedirect({ status, to: otherOrigin }, H);
-    const r = await runCliInProcess(['sync', '--project', H, '--project', K, '--page-size', '10'], {
-      LLAMA_CLOUD_API_KEY: sim.apiKey, LLAMA_CLOUD_BASE_URL: sim.url, DATABASE_URL: tdb().url,
-    });
-    expect(r.code).toBe(2);
-    expect(r.stderr.split('\n').filter((l) => l.includes('failed'))).toEqual([`classify-sync: project ${H} failed: ${redirectLine(otherOrigin)}`]);
-    expect(sim.stats.byStatus[String(status)]).toBe(1);
-    expect(otherRequests).toBe(0);
-    expect(await count(db(), sql`SELECT count(*) AS n FROM classify_jobs WHERE project_id = ${H}`)).toBe(0);
-    expect(await storedRaw(db(), K)).toEqual(expectedRaw(sim, K));
-    figures.crossOriginRefused += 1;
-  });
+  it.each([301, 307, 308] as const)(
+    'sync exits 2 on a cross-origin %i from the first request (version probe included), with one line on stderr',
+    async (status) => {
+      sim.setRedirect({ status, to: otherOrigin }, H);
+      const r = await runCliInProcess(['sync', '--project', H, '--project', K, '--page-size', '10'], {
+        LLAMA_CLOUD_API_KEY: sim.apiKey,
+        LLAMA_CLOUD_BASE_URL: sim.url,
+        DATABASE_URL: tdb().url,
+      });
+      expect(r.code).toBe(2);
+      expect(r.stderr.split('\n').filter((l) => l.includes('failed'))).toEqual([
+        `classify-sync: project ${H} failed: ${redirectLine(otherOrigin)}`,
+      ]);
+      expect(sim.stats.byStatus[String(status)]).toBe(1);
+      expect(otherRequests).toBe(0);
+      expect(await count(db(), sql`SELECT count(*) AS n FROM classify_jobs WHERE project_id = ${H}`)).toBe(0);
+      expect(await storedRaw(db(), K)).toEqual(expectedRaw(sim, K));
+      figures.crossOriginRefused += 1;
+    },
+  );
 
   it('follows a same-origin redirect on every request and syncs normally', async () => {
     sim.setRedirect({ status: 307 });
@@ -147,7 +179,8 @@ describe('redirects and page sizes (real Postgres)', () => {
     sim.setOnPage(({ projectId, pageIndex, body }) => {
       if (projectId !== H || pageIndex !== 1) return undefined;
       served += 1;
-      if (served === 1) return `{"it\\u0065ms":${JSON.stringify([...body.items, item('big-extra')])},"next_page_token":${JSON.stringify(body.next_page_token)}}`;
+      if (served === 1)
+        return `{"it\\u0065ms":${JSON.stringify([...body.items, item('big-extra')])},"next_page_token":${JSON.stringify(body.next_page_token)}}`;
       return served === 2 ? big : undefined;
     });
     const healed = await sync(config(), tdb());
@@ -158,12 +191,14 @@ describe('redirects and page sizes (real Postgres)', () => {
   });
 
   it('fails a walk whose API hands out a page token over the length cap, without storing that page', async () => {
-    sim.setOnPage(({ projectId, pageIndex, body }) => (projectId === H && pageIndex === 1
-      ? { ...body, next_page_token: 'x'.repeat(MAX_PAGE_TOKEN_CHARS + 1) }
-      : undefined));
+    sim.setOnPage(({ projectId, pageIndex, body }) =>
+      projectId === H && pageIndex === 1 ? { ...body, next_page_token: 'x'.repeat(MAX_PAGE_TOKEN_CHARS + 1) } : undefined,
+    );
     const result = await sync(config(), tdb());
     expect(byId(result, H)).toMatchObject({
-      status: 'failed', pages: 1, retries: 0,
+      status: 'failed',
+      pages: 1,
+      retries: 0,
       error: `the API returned a page token of ${MAX_PAGE_TOKEN_CHARS + 1} characters (more than ${MAX_PAGE_TOKEN_CHARS}); the next sync starts the walk over`,
     });
     expect((await storedRaw(db(), H)).size).toBe(10);

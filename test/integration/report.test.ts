@@ -13,7 +13,14 @@ import { runReport } from '../../src/commands/report.ts';
 import { simProjectId, startSimulator, type Simulator, type V1Job } from '../../src/simulator/index.ts';
 import { openTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import {
-  createdSince, DAY_MS, expectedDaily, expectedRuleTypes, expectedTopErrors, expectedTotals, factsOf, type JobFacts,
+  createdSince,
+  DAY_MS,
+  expectedDaily,
+  expectedRuleTypes,
+  expectedTopErrors,
+  expectedTotals,
+  factsOf,
+  type JobFacts,
 } from '../helpers/expected.ts';
 import { captureIo, parseCsv, runCliInProcess } from '../helpers/cli-inprocess.ts';
 import { sync, testConfig } from '../helpers/harness.ts';
@@ -42,16 +49,32 @@ const byProject = <T extends { project_id: string }>(rows: T[], key: (r: T) => s
   [...rows].sort((a, b) => a.project_id.localeCompare(b.project_id) || (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
 
 function withMs(rows: Report['top_errors']) {
-  return byProject(rows.map(({ first_seen, last_seen, ...rest }) => ({
-    ...rest, first_seen_ms: first_seen === null ? undefined : Date.parse(first_seen), last_seen_ms: last_seen === null ? undefined : Date.parse(last_seen),
-  })), (r) => String(r.rank).padStart(4, '0'));
+  return byProject(
+    rows.map(({ first_seen, last_seen, ...rest }) => ({
+      ...rest,
+      first_seen_ms: first_seen === null ? undefined : Date.parse(first_seen),
+      last_seen_ms: last_seen === null ? undefined : Date.parse(last_seen),
+    })),
+    (r) => String(r.rank).padStart(4, '0'),
+  );
 }
 
 /** Checks every section of a report against figures computed from the data set. */
 function expectReportToMatch(report: Report, jobs: readonly JobFacts[], projects: readonly string[]) {
   expect(report.projects.map((p) => p.project_id).sort()).toEqual([...projects].sort());
-  const zero = { jobs: 0, finished: 0, succeeded: 0, failed: 0, partial: 0, cancelled: 0, in_progress: 0, unknown: 0,
-    failure_rate: null, p50_duration_seconds: null, p95_duration_seconds: null };
+  const zero = {
+    jobs: 0,
+    finished: 0,
+    succeeded: 0,
+    failed: 0,
+    partial: 0,
+    cancelled: 0,
+    in_progress: 0,
+    unknown: 0,
+    failure_rate: null,
+    p50_duration_seconds: null,
+    p95_duration_seconds: null,
+  };
   const totals = new Map(expectedTotals(jobs).map((t) => [t.project_id, t]));
   expect(byProject(report.outcomes)).toEqual(approx(byProject(projects.map((p) => totals.get(p) ?? { project_id: p, ...zero }))));
   expect(byProject(report.daily, (d) => d.day)).toEqual(approx(expectedDaily(jobs)));
@@ -67,22 +90,39 @@ async function jsonReport(args: string[]): Promise<Report> {
 }
 
 beforeAll(async () => {
-  sim = await startSimulator({ apis: ['v1'],
-    projects: [{ id: A, jobs: 260 }, { id: B, jobs: 120 }, { id: C, jobs: 3, access: 'forbidden' }],
+  sim = await startSimulator({
+    apis: ['v1'],
+    projects: [
+      { id: A, jobs: 260 },
+      { id: B, jobs: 120 },
+      { id: C, jobs: 3, access: 'forbidden' },
+    ],
     seed: SEED,
     now: NOW,
   });
   const template = sim.jobs(A)[0] as V1Job;
   sim.upsertJob(A, {
-    ...template, id: 'evil-job', status: 'ERROR', error_message: EVIL,
-    created_at: new Date(NOW - 2 * DAY_MS).toISOString(), updated_at: new Date(NOW - 2 * DAY_MS + 90_000).toISOString(),
+    ...template,
+    id: 'evil-job',
+    status: 'ERROR',
+    error_message: EVIL,
+    created_at: new Date(NOW - 2 * DAY_MS).toISOString(),
+    updated_at: new Date(NOW - 2 * DAY_MS + 90_000).toISOString(),
   });
   tdb = await openTestDatabase('postgres');
   await sync(testConfig(sim, { projects: [A, B, C] }), tdb);
   env = { DATABASE_URL: tdb.url ?? '' };
   configDir = mkdtempSync(join(tmpdir(), 'cs-report-'));
   configFile = join(configDir, 'config.json');
-  writeFileSync(configFile, JSON.stringify({ projects: [{ id: A, name: 'acme' }, { id: C, name: '<b>initech</b> & "co"' }] }));
+  writeFileSync(
+    configFile,
+    JSON.stringify({
+      projects: [
+        { id: A, name: 'acme' },
+        { id: C, name: '<b>initech</b> & "co"' },
+      ],
+    }),
+  );
 });
 
 afterAll(async () => {
@@ -105,20 +145,30 @@ describe('report numbers', () => {
     const report = await jsonReport(['--since', '2000-01-01']);
     expectReportToMatch(report, facts(), [A, B, C]);
     const db = tdb.database.db;
-    const daily = await queryRows(db, sql`SELECT project_id, day::text AS day, jobs, finished, succeeded, failed, partial,
-      cancelled, in_progress, unknown, failure_rate, p50_duration_seconds, p95_duration_seconds FROM classify_outcomes_daily`);
+    const daily = await queryRows(
+      db,
+      sql`SELECT project_id, day::text AS day, jobs, finished, succeeded, failed, partial,
+      cancelled, in_progress, unknown, failure_rate, p50_duration_seconds, p95_duration_seconds FROM classify_outcomes_daily`,
+    );
     expect(byProject(report.daily, (d) => d.day)).toEqual(byProject(daily as Report['daily'], (d) => d.day));
     const rules = await queryRows(db, sql`SELECT project_id, rule_type, jobs, share, failed, failure_rate FROM classify_rule_type_usage`);
     expect(byProject(report.rule_types, (r) => r.rule_type)).toEqual(byProject(rules as Report['rule_types'], (r) => r.rule_type));
-    const errors = await queryRows(db, sql`SELECT project_id, rank, outcome, error_pattern, jobs,
+    const errors = await queryRows(
+      db,
+      sql`SELECT project_id, rank, outcome, error_pattern, jobs,
       to_char(first_seen AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS first_seen,
       to_char(last_seen AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS last_seen, example
-      FROM classify_top_errors WHERE rank <= 10`);
+      FROM classify_top_errors WHERE rank <= 10`,
+    );
     expect(withMs(report.top_errors)).toEqual(withMs(errors as Report['top_errors']));
-    const fresh = await queryRows<{ project_id: string; jobs_stored: number; last_status: string }>(db, sql`
-      SELECT project_id, jobs_stored, last_status FROM sync_freshness`);
-    expect(byProject(report.freshness.map((f) => ({ project_id: f.project_id, jobs_stored: f.jobs_stored, last_status: f.last_status }))))
-      .toEqual(byProject(fresh));
+    const fresh = await queryRows<{ project_id: string; jobs_stored: number; last_status: string }>(
+      db,
+      sql`
+      SELECT project_id, jobs_stored, last_status FROM sync_freshness`,
+    );
+    expect(
+      byProject(report.freshness.map((f) => ({ project_id: f.project_id, jobs_stored: f.jobs_stored, last_status: f.last_status }))),
+    ).toEqual(byProject(fresh));
     expect(report.freshness.find((f) => f.project_id === A)).toMatchObject({ jobs_stored: 261, last_status: 'succeeded' });
   });
 
@@ -128,7 +178,11 @@ describe('report numbers', () => {
     const report = JSON.parse(out()) as Report;
     const since = NOW - 30 * DAY_MS;
     expect(report.since).toBe(new Date(since).toISOString());
-    expectReportToMatch(report, createdSince(facts(), since).filter((f) => f.projectId === B), [B, 'no-such-project']);
+    expectReportToMatch(
+      report,
+      createdSince(facts(), since).filter((f) => f.projectId === B),
+      [B, 'no-such-project'],
+    );
     expect(report.freshness.find((f) => f.project_id === 'no-such-project')).toMatchObject({ last_status: null, jobs_stored: 0 });
   });
 });
@@ -137,8 +191,14 @@ describe('report formats', () => {
   it('table: readable sections with the figures, names from the config file, no terminal escapes', async () => {
     const { code, stdout, stderr } = await runCliInProcess(['report', '--config', configFile, '--since', SINCE_14D], env);
     expect({ code, stderr }).toEqual({ code: EXIT.ok, stderr: '' });
-    for (const title of ['\nOutcomes by project\n', '\nDaily trend: acme ', '\nTop errors (up to 5 per project', '\nacme:\n  #  jobs  outcome',
-      '\nRule types: acme ', '\nSync freshness\n']) {
+    for (const title of [
+      '\nOutcomes by project\n',
+      '\nDaily trend: acme ',
+      '\nTop errors (up to 5 per project',
+      '\nacme:\n  #  jobs  outcome',
+      '\nRule types: acme ',
+      '\nSync freshness\n',
+    ]) {
       expect(stdout).toContain(title);
     }
     const acme = expectedTotals(createdSince(facts(), Date.parse(SINCE_14D))).find((t) => t.project_id === A);
@@ -156,7 +216,9 @@ describe('report formats', () => {
     expect(code).toBe(EXIT.ok);
     const [header, ...rows] = parseCsv(stdout);
     expect(header).toEqual([...CSV_COLUMNS]);
-    const records = rows.map((r) => Object.fromEntries(CSV_COLUMNS.map((c, i) => [c, r[i] ?? ''])) as Record<(typeof CSV_COLUMNS)[number], string>);
+    const records = rows.map(
+      (r) => Object.fromEntries(CSV_COLUMNS.map((c, i) => [c, r[i] ?? ''])) as Record<(typeof CSV_COLUMNS)[number], string>,
+    );
     const section = (name: string) => records.filter((r) => r.section === name);
     expect(section('outcomes')).toHaveLength(report.outcomes.length);
     expect(section('daily')).toHaveLength(report.daily.length);
@@ -165,8 +227,13 @@ describe('report formats', () => {
     expect(section('freshness')).toHaveLength(3);
     for (const [i, row] of section('daily').entries()) {
       const d = report.daily[i];
-      expect([row.project_id, row.day, Number(row.jobs), Number(row.failed), row.failure_rate === '' ? null : Number(row.failure_rate)])
-        .toEqual([d?.project_id, d?.day, d?.jobs, d?.failed, d?.failure_rate]);
+      expect([
+        row.project_id,
+        row.day,
+        Number(row.jobs),
+        Number(row.failed),
+        row.failure_rate === '' ? null : Number(row.failure_rate),
+      ]).toEqual([d?.project_id, d?.day, d?.jobs, d?.failed, d?.failure_rate]);
     }
     expect(section('outcomes').find((r) => r.project_id === A)?.project_name).toBe('acme');
     const evil = section('top_errors').find((r) => r.example.includes('HYPERLINK'));
@@ -178,7 +245,9 @@ describe('report formats', () => {
   it('html: one self-contained page, every section, a chart per project, all upstream text escaped', async () => {
     const out = join(configDir, 'report.html');
     const { code, stdout, stderr } = await runCliInProcess(
-      ['report', '--format', 'html', '--out', out, '--since', SINCE_14D, '--config', configFile], env);
+      ['report', '--format', 'html', '--out', out, '--since', SINCE_14D, '--config', configFile],
+      env,
+    );
     expect({ code, stdout }).toEqual({ code: EXIT.ok, stdout: '' });
     expect(stderr).toBe(`classify-sync: html report written to ${out}\n`);
     const page = readFileSync(out, 'utf8');
@@ -199,10 +268,16 @@ describe('report formats', () => {
 describe('report errors', () => {
   it.each([
     [['--format', 'pdf'], /^classify-sync: --format takes table, json, csv, html; got "pdf" \(see classify-sync --help\)\n$/],
-    [['--since', 'last tuesday'], /^classify-sync: --since takes a duration like 12h, 7d or 2w, or a date like 2026-01-01; got "last tuesday"/],
+    [
+      ['--since', 'last tuesday'],
+      /^classify-sync: --since takes a duration like 12h, 7d or 2w, or a date like 2026-01-01; got "last tuesday"/,
+    ],
     [['--since', '2999-01-01'], /^classify-sync: --since 2999-01-01 is in the future/],
     [['--bogus'], /^classify-sync: Unknown option '--bogus'.*\(see classify-sync --help\)\n$/],
-    [['--out', '/nonexistent-dir/r.html'], /^classify-sync: cannot write the report to \/nonexistent-dir\/r.html \(ENOENT\): check --out\n$/],
+    [
+      ['--out', '/nonexistent-dir/r.html'],
+      /^classify-sync: cannot write the report to \/nonexistent-dir\/r.html \(ENOENT\): check --out\n$/,
+    ],
   ])('%j exits 1 with one line', async (args, message) => {
     const { code, stdout, stderr } = await runCliInProcess(['report', ...args], env);
     expect(code).toBe(EXIT.cannotRun);

@@ -32,9 +32,13 @@ describe('secrets never leave the process (CLI, real Postgres)', () => {
 
   beforeAll(async () => {
     if (!(await postgresReachable())) return;
-    sim = await startSimulator({ apis: ['v1'],
+    sim = await startSimulator({
+      apis: ['v1'],
       projects: [
-        { id: A, jobs: 120 }, { id: FORBIDDEN, jobs: 3, access: 'forbidden' }, { id: WRONG, jobs: 3 }, { id: ECHO, jobs: 3 },
+        { id: A, jobs: 120 },
+        { id: FORBIDDEN, jobs: 3, access: 'forbidden' },
+        { id: WRONG, jobs: 3 },
+        { id: ECHO, jobs: 3 },
       ],
       apiKey: KEY,
       now: Date.parse('2026-11-01T00:00:00Z'),
@@ -52,11 +56,14 @@ describe('secrets never leave the process (CLI, real Postgres)', () => {
       const project = new URL(req.url ?? '/', 'http://x').searchParams.get('project_id');
       if (project === ECHO) return echo(400);
       if (project === A && requestsForA++ % 3 === 0) return echo(503);
-      fetch(`${sim.url}${req.url ?? '/'}`, { headers: { authorization: auth } }).then(async (upstream) => {
-        if (!upstream.ok) return echo(upstream.status);
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(await upstream.text());
-      }, () => res.destroy());
+      fetch(`${sim.url}${req.url ?? '/'}`, { headers: { authorization: auth } }).then(
+        async (upstream) => {
+          if (!upstream.ok) return echo(upstream.status);
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(await upstream.text());
+        },
+        () => res.destroy(),
+      );
     });
     await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
     proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
@@ -73,7 +80,10 @@ describe('secrets never leave the process (CLI, real Postgres)', () => {
     if (!sim) return ctx.skip();
     const url = new URL(tdb.url as string);
     url.password = DB_PASSWORD; // trust auth ignores it; the process still holds it in DATABASE_URL
-    const config = writeConfig({ projects: [{ id: A }, { id: FORBIDDEN }, { id: WRONG, apiKeyEnv: 'KEY_OF_WRONG' }, { id: ECHO }], pageSize: 20 });
+    const config = writeConfig({
+      projects: [{ id: A }, { id: FORBIDDEN }, { id: WRONG, apiKeyEnv: 'KEY_OF_WRONG' }, { id: ECHO }],
+      pageSize: 20,
+    });
     const env = { LLAMA_CLOUD_API_KEY: KEY, KEY_OF_WRONG: WRONG_KEY, LLAMA_CLOUD_BASE_URL: proxyUrl, DATABASE_URL: url.toString() };
     const run = await runCli(['sync', '--config', config, '--api', 'v1', '--log-level', 'trace'], env);
     const migrate = await runCli(['migrate', '--log-level', 'trace'], env);
@@ -81,10 +91,15 @@ describe('secrets never leave the process (CLI, real Postgres)', () => {
 
     const outputs = { stdout: run.stdout + migrate.stdout, stderr: run.stderr + migrate.stderr, tables };
     const leaks = Object.entries(outputs).flatMap(([where, text]) =>
-      [KEY, WRONG_KEY, DB_PASSWORD].filter((secret) => text.includes(secret)).map((secret) => `${secret.slice(0, 8)}… in ${where}`));
+      [KEY, WRONG_KEY, DB_PASSWORD].filter((secret) => text.includes(secret)).map((secret) => `${secret.slice(0, 8)}… in ${where}`),
+    );
     report('security', {
-      secretsChecked: 3, outputsChecked: 'stdout/stderr/all-tables', stdoutBytes: outputs.stdout.length,
-      stderrBytes: outputs.stderr.length, tableBytes: tables.length, leaks: leaks.length,
+      secretsChecked: 3,
+      outputsChecked: 'stdout/stderr/all-tables',
+      stdoutBytes: outputs.stdout.length,
+      stderrBytes: outputs.stderr.length,
+      tableBytes: tables.length,
+      leaks: leaks.length,
     });
     expect(leaks).toEqual([]);
 
@@ -105,7 +120,8 @@ describe('secrets never leave the process (CLI, real Postgres)', () => {
 /** Stdout, stderr and table text that hold any of `secrets`, as "llx-FAKE… in stderr" (never the whole secret). */
 function leaksOf(outputs: Record<string, string>, secrets: readonly string[]): string[] {
   return Object.entries(outputs).flatMap(([where, text]) =>
-    secrets.filter((secret) => text.includes(secret)).map((secret) => `${secret.slice(0, 8)}… in ${where}`));
+    secrets.filter((secret) => text.includes(secret)).map((secret) => `${secret.slice(0, 8)}… in ${where}`),
+  );
 }
 
 describe('secrets in odd places: padded keys, the URL query, the base URL, item data (CLI, real Postgres)', () => {
@@ -156,8 +172,13 @@ describe('secrets in odd places: padded keys, the URL query, the base URL, item 
       // Authenticated with the trimmed key: the whole project is stored.
       expect(run.code).toBe(2);
       expect(run.stderr).toMatch(new RegExp(`project ${B} succeeded \\(v1, full\\): 3 pages, 30 jobs`));
-      expect(run.stderr).toContain(`project ${OTHER} failed: HTTP 401 Invalid authentication token; Authorization: Bearer ***: check KEY_OF_WRONG`);
-      const [jobs] = await queryRows<{ n: number }>(tdb.database.db, sql`SELECT count(*)::int AS n FROM classify_jobs WHERE project_id = ${B}`);
+      expect(run.stderr).toContain(
+        `project ${OTHER} failed: HTTP 401 Invalid authentication token; Authorization: Bearer ***: check KEY_OF_WRONG`,
+      );
+      const [jobs] = await queryRows<{ n: number }>(
+        tdb.database.db,
+        sql`SELECT count(*)::int AS n FROM classify_jobs WHERE project_id = ${B}`,
+      );
       expect(jobs?.n).toBe(30);
       expect(tables).toContain('Authorization: Bearer ***');
     } finally {
@@ -174,7 +195,10 @@ describe('secrets in odd places: padded keys, the URL query, the base URL, item 
       const query = `${tdb.url as string}?password=${QUERY_PASSWORD}`;
       const both = `${url.toString()}?sslmode=disable&password=${QUERY_PASSWORD}`;
       const outputs: Record<string, string> = {};
-      for (const [name, databaseUrl] of [['query', query], ['both', both]] as const) {
+      for (const [name, databaseUrl] of [
+        ['query', query],
+        ['both', both],
+      ] as const) {
         const env = { LLAMA_CLOUD_API_KEY: PADDED_KEY, LLAMA_CLOUD_BASE_URL: sim.url, DATABASE_URL: databaseUrl };
         const run = await runCli(['sync', '--project', B, '--api', 'v1', '--log-level', 'trace'], env);
         const migrate = await runCli(['migrate', '--log-level', 'trace'], env);
@@ -183,9 +207,10 @@ describe('secrets in odd places: padded keys, the URL query, the base URL, item 
         expect([run.code, migrate.code, html.code, table.code]).toEqual([0, 0, 0, 0]);
         outputs[`${name}: stdout`] = run.stdout + migrate.stdout + html.stdout + table.stdout;
         outputs[`${name}: stderr`] = run.stderr + migrate.stderr + html.stderr + table.stderr;
-        const redacted = name === 'query'
-          ? `postgres://postgres@127.0.0.1:${url.port || 5432}${url.pathname}?password=***`
-          : `postgres://postgres:***@127.0.0.1:${url.port || 5432}${url.pathname}?sslmode=disable&password=***`;
+        const redacted =
+          name === 'query'
+            ? `postgres://postgres@127.0.0.1:${url.port || 5432}${url.pathname}?password=***`
+            : `postgres://postgres:***@127.0.0.1:${url.port || 5432}${url.pathname}?sslmode=disable&password=***`;
         expect(run.stdout).toMatch(new RegExp(`"database":"${redacted.replace(/[?*]/g, '\\$&')}".*"msg":"database connected"`));
         expect(migrate.stderr).toBe(`classify-sync: migrations applied to ${redacted}\n`);
         expect(html.stdout).toContain(`<footer>Database: ${redacted.replaceAll('&', '&#38;')}.`);
@@ -209,7 +234,9 @@ describe('secrets in odd places: padded keys, the URL query, the base URL, item 
     base.password = 'sim-pass-8d2e';
     const run = await runCli(['sync', '--project', B], { LLAMA_CLOUD_API_KEY: KEY, LLAMA_CLOUD_BASE_URL: base.toString() });
     expect(run.code).toBe(1);
-    expect(run.stderr).toBe('classify-sync: LLAMA_CLOUD_BASE_URL must not carry credentials (user:password@): put the API key in LLAMA_CLOUD_API_KEY (or a project\'s apiKeyEnv)\n');
+    expect(run.stderr).toBe(
+      "classify-sync: LLAMA_CLOUD_BASE_URL must not carry credentials (user:password@): put the API key in LLAMA_CLOUD_API_KEY (or a project's apiKeyEnv)\n",
+    );
     expect(run.stdout).toBe('');
     expect(run.stderr).not.toMatch(/sim-user|sim-pass/);
     // Refused before anything ran: not one request, so none retried either.
@@ -225,8 +252,20 @@ describe('secrets in odd places: padded keys, the URL query, the base URL, item 
       const [seededV2] = sim.jobsV2(ITEMS_V2);
       if (!seeded || !seededV2) throw new Error('the simulator seeded no jobs');
       sim.upsertJob(ITEMS, { ...seeded, status: 'ERROR', error_message: `upstream said: invalid header Authorization: Bearer ${KEY}` });
-      sim.insertRawItem(ITEMS, { id: 'rejected-v1', project_id: ITEMS, user_id: 'u', status: 'ERROR', rules: 'not a list', echo: { [KEY]: `Bearer ${KEY}` } });
-      sim.upsertJobV2(ITEMS_V2, { ...seededV2, status: 'FAILED', error_message: `key ${KEY} was refused by the parser`, [`debug_${KEY}`]: KEY });
+      sim.insertRawItem(ITEMS, {
+        id: 'rejected-v1',
+        project_id: ITEMS,
+        user_id: 'u',
+        status: 'ERROR',
+        rules: 'not a list',
+        echo: { [KEY]: `Bearer ${KEY}` },
+      });
+      sim.upsertJobV2(ITEMS_V2, {
+        ...seededV2,
+        status: 'FAILED',
+        error_message: `key ${KEY} was refused by the parser`,
+        [`debug_${KEY}`]: KEY,
+      });
       sim.insertRawItemV2(ITEMS_V2, { id: `rejected-${KEY}`, project_id: ITEMS_V2, user_id: 42, status: 'FAILED' });
       const config = writeConfig({ projects: [{ id: ITEMS }], pageSize: 5 });
       const configV2 = writeConfig({ projects: [{ id: ITEMS_V2 }], pageSize: 5 });
@@ -241,13 +280,20 @@ describe('secrets in odd places: padded keys, the URL query, the base URL, item 
       expect(leaks).toEqual([]);
 
       // Stored, with *** where the key was: the job, its raw, and the rejects' payloads.
-      const jobs = await queryRows<{ id: string; error_message: string; raw: Record<string, unknown> }>(tdb.database.db,
-        sql`SELECT id, error_message, raw FROM classify_jobs WHERE id IN (${seeded.id}, ${seededV2.id}) ORDER BY api_version`);
-      expect(jobs.map((j) => j.error_message)).toEqual(['upstream said: invalid header Authorization: Bearer ***', 'key *** was refused by the parser']);
+      const jobs = await queryRows<{ id: string; error_message: string; raw: Record<string, unknown> }>(
+        tdb.database.db,
+        sql`SELECT id, error_message, raw FROM classify_jobs WHERE id IN (${seeded.id}, ${seededV2.id}) ORDER BY api_version`,
+      );
+      expect(jobs.map((j) => j.error_message)).toEqual([
+        'upstream said: invalid header Authorization: Bearer ***',
+        'key *** was refused by the parser',
+      ]);
       expect(jobs[0]?.raw.error_message).toBe('upstream said: invalid header Authorization: Bearer ***');
       expect(jobs[1]?.raw).toMatchObject({ 'debug_***': '***' });
-      const rejects = await queryRows<{ api_version: string; payload: string }>(tdb.database.db,
-        sql`SELECT api_version, payload FROM sync_rejects ORDER BY api_version`);
+      const rejects = await queryRows<{ api_version: string; payload: string }>(
+        tdb.database.db,
+        sql`SELECT api_version, payload FROM sync_rejects ORDER BY api_version`,
+      );
       expect(rejects.map((r) => r.api_version)).toEqual(['v1', 'v2']);
       expect(rejects[0]?.payload).toContain('"echo":{"***":"Bearer ***"}');
       expect(rejects[1]?.payload).toContain('"id":"rejected-***"');
@@ -262,12 +308,34 @@ describe('secrets in odd places: padded keys, the URL query, the base URL, item 
 /** Certificate for 127.0.0.1, self-signed (so it is its own CA), made with the openssl CLI. */
 function makeCertificate(): { key: string; cert: string; certFile: string } {
   const dir = mkdtempSync(join(tmpdir(), 'cs-tls-'));
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
-    '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-  ], { stdio: 'ignore' });
-  return { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8'), certFile: join(dir, 'cert.pem') };
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+    ],
+    { stdio: 'ignore' },
+  );
+  return {
+    key: readFileSync(join(dir, 'key.pem'), 'utf8'),
+    cert: readFileSync(join(dir, 'cert.pem'), 'utf8'),
+    certFile: join(dir, 'cert.pem'),
+  };
 }
 
 const SSL_REQUEST = 80877103;
@@ -294,7 +362,10 @@ describe('TLS to Postgres follows sslmode in DATABASE_URL', () => {
           const pg = netConnect(Number(upstream.port || 5432), upstream.hostname);
           if (pending) pg.write(pending);
           client.pipe(pg).pipe(client);
-          const close = () => { client.destroy(); pg.destroy(); };
+          const close = () => {
+            client.destroy();
+            pg.destroy();
+          };
           client.on('error', close).on('close', close);
           pg.on('error', close).on('close', close);
         };
@@ -351,8 +422,12 @@ describe('TLS to Postgres follows sslmode in DATABASE_URL', () => {
     await check('sslmode=verify-full', 'sslmode=verify-full', { ok: false, wire: 'tls', error: /self[- ]signed certificate/ });
     await check('verify-full+sslrootcert', `sslmode=verify-full&sslrootcert=${encodeURIComponent(certFile)}`, { ok: true, wire: 'tls' });
     // The name checked is the host in the URL: the certificate is for 127.0.0.1, not localhost.
-    await check('verify-full+sslrootcert, wrong host', `sslmode=verify-full&sslrootcert=${encodeURIComponent(certFile)}`,
-      { ok: false, wire: 'tls', error: /localhost.*(not in the cert|does not match)|Hostname\/IP does not match/i }, 'localhost');
+    await check(
+      'verify-full+sslrootcert, wrong host',
+      `sslmode=verify-full&sslrootcert=${encodeURIComponent(certFile)}`,
+      { ok: false, wire: 'tls', error: /localhost.*(not in the cert|does not match)|Hostname\/IP does not match/i },
+      'localhost',
+    );
     // libpq's meaning on request: require = encrypt, do not verify.
     await check('uselibpqcompat+require', 'uselibpqcompat=true&sslmode=require', { ok: true, wire: 'tls' });
     report('tls', results);
@@ -364,7 +439,9 @@ describe('TLS to Postgres follows sslmode in DATABASE_URL', () => {
     url.password = DB_PASSWORD;
     const r = await runCli(['migrate'], { DATABASE_URL: `${url.toString()}?sslmode=require` });
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^classify-sync: database postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/cs_test_\w+\?sslmode=require is unreachable \(The server does not support SSL connections\): check DATABASE_URL/m);
+    expect(r.stderr).toMatch(
+      /^classify-sync: database postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/cs_test_\w+\?sslmode=require is unreachable \(The server does not support SSL connections\): check DATABASE_URL/m,
+    );
     expect(r.stderr + r.stdout).not.toContain(DB_PASSWORD);
   });
 });

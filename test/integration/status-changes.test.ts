@@ -21,9 +21,12 @@ interface Change {
 }
 
 async function changes(db: Db): Promise<Change[]> {
-  return queryRows<Change>(db, sql`
+  return queryRows<Change>(
+    db,
+    sql`
     SELECT job_id, project_id, from_status, to_status, run_id::text AS run_id
-    FROM classify_job_status_changes ORDER BY id`);
+    FROM classify_job_status_changes ORDER BY id`,
+  );
 }
 
 describe.each<Backend>(['postgres', 'pglite'])('status changes on %s', (backend) => {
@@ -31,7 +34,15 @@ describe.each<Backend>(['postgres', 'pglite'])('status changes on %s', (backend)
   let sim: Simulator;
 
   beforeEach(async () => {
-    sim = await startSimulator({ apis: ['v1'], projects: [{ id: A, jobs: 60 }, { id: B, jobs: 25 }], seed: SEED, now: NOW });
+    sim = await startSimulator({
+      apis: ['v1'],
+      projects: [
+        { id: A, jobs: 60 },
+        { id: B, jobs: 25 },
+      ],
+      seed: SEED,
+      now: NOW,
+    });
   });
   afterEach(async () => {
     await sim.stop();
@@ -41,9 +52,15 @@ describe.each<Backend>(['postgres', 'pglite'])('status changes on %s', (backend)
     const config = testConfig(sim, { projects: [A, B], pageSize: 10 });
     const first = await sync(config, tdb());
     const initial = await changes(tdb().database.db);
-    const expectedFirst = [A, B].flatMap((p) => sim.jobs(p).map((j) => ({
-      job_id: j.id, project_id: p, from_status: null, to_status: j.status, run_id: first.runId,
-    })));
+    const expectedFirst = [A, B].flatMap((p) =>
+      sim.jobs(p).map((j) => ({
+        job_id: j.id,
+        project_id: p,
+        from_status: null,
+        to_status: j.status,
+        run_id: first.runId,
+      })),
+    );
     expect(initial).toHaveLength(85);
     expect(new Set(initial.map((c) => JSON.stringify(c)))).toEqual(new Set(expectedFirst.map((c) => JSON.stringify(c))));
 
@@ -62,10 +79,12 @@ describe.each<Backend>(['postgres', 'pglite'])('status changes on %s', (backend)
     expect(second.projects.map((p) => p.updated)).toEqual([2, 1]);
     const after = await changes(tdb().database.db);
     expect(after.slice(0, 85)).toEqual(initial);
-    expect(after.slice(85)).toEqual(expect.arrayContaining([
-      { job_id: moveToSuccess.id, project_id: A, from_status: 'PENDING', to_status: 'SUCCESS', run_id: second.runId },
-      { job_id: moveToError.id, project_id: A, from_status: 'PENDING', to_status: 'ERROR', run_id: second.runId },
-    ]));
+    expect(after.slice(85)).toEqual(
+      expect.arrayContaining([
+        { job_id: moveToSuccess.id, project_id: A, from_status: 'PENDING', to_status: 'SUCCESS', run_id: second.runId },
+        { job_id: moveToError.id, project_id: A, from_status: 'PENDING', to_status: 'ERROR', run_id: second.runId },
+      ]),
+    );
     expect(after).toHaveLength(87);
   });
 
@@ -74,7 +93,10 @@ describe.each<Backend>(['postgres', 'pglite'])('status changes on %s', (backend)
     await sync(config, tdb());
     const before = await changes(tdb().database.db);
     const again = await sync(config, tdb());
-    expect(again.projects.map((p) => [p.unchanged, p.updated, p.inserted])).toEqual([[60, 0, 0], [25, 0, 0]]);
+    expect(again.projects.map((p) => [p.unchanged, p.updated, p.inserted])).toEqual([
+      [60, 0, 0],
+      [25, 0, 0],
+    ]);
     expect(await changes(tdb().database.db)).toEqual(before);
   });
 });

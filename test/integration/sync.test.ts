@@ -22,7 +22,11 @@ describe.each(backends)('sync on %s', (backend) => {
 
   beforeEach(async () => {
     sim = await startSimulator({
-      projects: [{ id: A, jobs: 230 }, { id: B, jobs: 57 }, { id: FORBIDDEN, jobs: 5, access: 'forbidden' }],
+      projects: [
+        { id: A, jobs: 230 },
+        { id: B, jobs: 57 },
+        { id: FORBIDDEN, jobs: 5, access: 'forbidden' },
+      ],
       now: NOW,
     });
   });
@@ -35,24 +39,49 @@ describe.each(backends)('sync on %s', (backend) => {
     expect(result.status).toBe('succeeded');
     const db = tdb().database.db;
     for (const id of [A, B]) expect(await storedRaw(db, id)).toEqual(expectedRaw(sim, id));
-    expect(result.projects.map((p) => [p.projectId, p.pages, p.inserted])).toEqual([[A, 10, 230], [B, 3, 57]]);
+    expect(result.projects.map((p) => [p.projectId, p.pages, p.inserted])).toEqual([
+      [A, 10, 230],
+      [B, 3, 57],
+    ]);
 
     const jobs = sim.jobs(A);
     const rulesExpected = jobs.reduce((n, j) => n + j.rules.length, 0);
-    expect(await count(db, sql`SELECT count(*) AS n FROM classify_job_rules r JOIN classify_jobs j ON j.id = r.job_id WHERE j.project_id = ${A}`)).toBe(rulesExpected);
+    expect(
+      await count(
+        db,
+        sql`SELECT count(*) AS n FROM classify_job_rules r JOIN classify_jobs j ON j.id = r.job_id WHERE j.project_id = ${A}`,
+      ),
+    ).toBe(rulesExpected);
     const withParsing = jobs.filter((j) => j.parsing_configuration != null).length;
-    expect(await count(db, sql`SELECT count(*) AS n FROM classify_job_parsing_settings s JOIN classify_jobs j ON j.id = s.job_id WHERE j.project_id = ${A}`)).toBe(withParsing);
+    expect(
+      await count(
+        db,
+        sql`SELECT count(*) AS n FROM classify_job_parsing_settings s JOIN classify_jobs j ON j.id = s.job_id WHERE j.project_id = ${A}`,
+      ),
+    ).toBe(withParsing);
 
     // One job in detail: columns, rule order, 0-based target pages.
     const job = jobs.find((j) => j.parsing_configuration?.target_pages && j.rules.length > 1) as V1Job;
-    const [row] = await queryRows<Record<string, unknown>>(db, sql`SELECT status, outcome, user_id, api_version, created_at FROM classify_jobs WHERE id = ${job.id}`);
+    const [row] = await queryRows<Record<string, unknown>>(
+      db,
+      sql`SELECT status, outcome, user_id, api_version, created_at FROM classify_jobs WHERE id = ${job.id}`,
+    );
     expect(row).toMatchObject({ status: job.status, user_id: job.user_id, api_version: 'v1' });
-    const rules = await queryRows<{ type: string; position: number }>(db, sql`SELECT type, position FROM classify_job_rules WHERE job_id = ${job.id} ORDER BY position`);
+    const rules = await queryRows<{ type: string; position: number }>(
+      db,
+      sql`SELECT type, position FROM classify_job_rules WHERE job_id = ${job.id} ORDER BY position`,
+    );
     expect(rules.map((r) => r.type)).toEqual(job.rules.map((r) => r.type));
-    const [ps] = await queryRows<{ target_pages: number[]; lang: string }>(db, sql`SELECT target_pages, lang FROM classify_job_parsing_settings WHERE job_id = ${job.id}`);
+    const [ps] = await queryRows<{ target_pages: number[]; lang: string }>(
+      db,
+      sql`SELECT target_pages, lang FROM classify_job_parsing_settings WHERE job_id = ${job.id}`,
+    );
     expect(ps?.target_pages).toEqual(job.parsing_configuration?.target_pages);
 
-    const [run] = await queryRows<{ status: string; jobs_inserted: number; pages: number }>(db, sql`SELECT status, jobs_inserted, pages FROM sync_runs`);
+    const [run] = await queryRows<{ status: string; jobs_inserted: number; pages: number }>(
+      db,
+      sql`SELECT status, jobs_inserted, pages FROM sync_runs`,
+    );
     expect(run).toEqual({ status: 'succeeded', jobs_inserted: 287, pages: 13 });
   });
 
@@ -69,10 +98,7 @@ describe.each(backends)('sync on %s', (backend) => {
   });
 
   it('fails a forbidden project and a wrong key clearly while the others are stored', async () => {
-    const config = testConfig(sim, { api: 'v1',
-      configFile: undefined,
-      projects: [A, FORBIDDEN],
-    });
+    const config = testConfig(sim, { api: 'v1', configFile: undefined, projects: [A, FORBIDDEN] });
     const result = await sync(config, tdb());
     expect(result.status).toBe('partial');
     const forbidden = result.projects.find((p) => p.projectId === FORBIDDEN);
@@ -93,8 +119,10 @@ describe.each(backends)('sync on %s', (backend) => {
     sim.insertRawItem(B, 'just a string');
     const result = await sync(testConfig(sim, { api: 'v1', projects: [B], pageSize: 100 }), tdb());
     expect(result.projects[0]).toMatchObject({ status: 'succeeded', rejects: 3, inserted: 57 });
-    const rejects = await queryRows<{ reason: string; payload: string; project_id: string }>(tdb().database.db,
-      sql`SELECT reason, payload, project_id FROM sync_rejects ORDER BY id`);
+    const rejects = await queryRows<{ reason: string; payload: string; project_id: string }>(
+      tdb().database.db,
+      sql`SELECT reason, payload, project_id FROM sync_rejects ORDER BY id`,
+    );
     expect(rejects).toHaveLength(3);
     expect(rejects.map((r) => r.project_id)).toEqual([B, B, B]);
     expect(rejects.find((r) => r.payload.includes('bad-1'))?.reason).toMatch(/rules/);
@@ -109,7 +137,10 @@ describe.each(backends)('sync on %s', (backend) => {
     sim.setOnPage(({ pageIndex, body }) => {
       if (pageIndex === 0) {
         moved.push(...body.items.slice(18));
-        return { ...body, items: [...body.items.slice(0, 18), { ...first, status: 'CANCELLED' }, { ...first, status: 'ERROR', error_message: 'late' }] };
+        return {
+          ...body,
+          items: [...body.items.slice(0, 18), { ...first, status: 'CANCELLED' }, { ...first, status: 'ERROR', error_message: 'late' }],
+        };
       }
       if (pageIndex === 1) {
         moved.push(...body.items.slice(19));
@@ -119,7 +150,10 @@ describe.each(backends)('sync on %s', (backend) => {
     });
     const result = await sync(testConfig(sim, { api: 'v1', projects: [B], pageSize: 20 }), tdb());
     expect(result.status).toBe('succeeded');
-    const [row] = await queryRows<{ status: string; error_message: string }>(tdb().database.db, sql`SELECT status, error_message FROM classify_jobs WHERE id = ${first.id}`);
+    const [row] = await queryRows<{ status: string; error_message: string }>(
+      tdb().database.db,
+      sql`SELECT status, error_message FROM classify_jobs WHERE id = ${first.id}`,
+    );
     expect(row).toBeDefined();
     expect(await count(tdb().database.db, sql`SELECT count(*) AS n FROM classify_jobs`)).toBe(57);
   });
@@ -135,14 +169,21 @@ describe.each(backends)('sync on %s', (backend) => {
     expect(second.projects[0]).toMatchObject({ inserted: 0, updated: 2, unchanged: 227, deleted: 1 });
     const db = tdb().database.db;
     expect(await storedRaw(db, A)).toEqual(expectedRaw(sim, A));
-    const [c] = await queryRows<{ status: string; outcome: string; error_message: string }>(db, sql`SELECT status, outcome, error_message FROM classify_jobs WHERE id = ${changed.id}`);
+    const [c] = await queryRows<{ status: string; outcome: string; error_message: string }>(
+      db,
+      sql`SELECT status, outcome, error_message FROM classify_jobs WHERE id = ${changed.id}`,
+    );
     expect(c).toEqual({ status: 'ERROR', outcome: 'failed', error_message: 'Document could not be parsed' });
     expect(await queryRows(db, sql`SELECT type FROM classify_job_rules WHERE job_id = ${trimmed.id}`)).toEqual([{ type: 'memo' }]);
     expect(await count(db, sql`SELECT count(*) AS n FROM classify_job_parsing_settings WHERE job_id = ${trimmed.id}`)).toBe(0);
     expect(await count(db, sql`SELECT count(*) AS n FROM classify_jobs WHERE id = ${removed.id} AND deleted_at IS NOT NULL`)).toBe(1);
     // The status move is in the history; the first sighting was a change from null.
-    expect(await queryRows(db, sql`SELECT from_status, to_status FROM classify_job_status_changes WHERE job_id = ${changed.id} ORDER BY id`))
-      .toEqual([{ from_status: null, to_status: changed.status }, { from_status: changed.status, to_status: 'ERROR' }]);
+    expect(
+      await queryRows(db, sql`SELECT from_status, to_status FROM classify_job_status_changes WHERE job_id = ${changed.id} ORDER BY id`),
+    ).toEqual([
+      { from_status: null, to_status: changed.status },
+      { from_status: changed.status, to_status: 'ERROR' },
+    ]);
 
     sim.upsertJob(A, removed);
     const third = await sync(config, tdb());
@@ -157,7 +198,12 @@ describe.each(backends)('sync on %s', (backend) => {
     expect(result.projects[0]?.deleted).toBe(0);
     expect(result.projects[0]?.warning).toMatch(/deletions skipped.*--allow-mass-delete/);
     expect(await count(tdb().database.db, sql`SELECT count(*) AS n FROM classify_jobs WHERE deleted_at IS NULL`)).toBe(57);
-    expect(await queryRows(tdb().database.db, sql`SELECT warning IS NOT NULL AS warned FROM sync_run_projects WHERE project_id = ${B} ORDER BY started_at DESC LIMIT 1`)).toEqual([{ warned: true }]);
+    expect(
+      await queryRows(
+        tdb().database.db,
+        sql`SELECT warning IS NOT NULL AS warned FROM sync_run_projects WHERE project_id = ${B} ORDER BY started_at DESC LIMIT 1`,
+      ),
+    ).toEqual([{ warned: true }]);
 
     const forced = await sync(testConfig(sim, { api: 'v1', projects: [B], allowMassDelete: true }), tdb());
     expect(forced.projects[0]?.deleted).toBe(57);
@@ -169,12 +215,17 @@ describe.each(backends)('sync on %s', (backend) => {
     const controller = new AbortController();
     const first = await sync(config, tdb(), {
       signal: controller.signal,
-      onProgress: (p) => { if (p.pages === 7) controller.abort(); },
+      onProgress: (p) => {
+        if (p.pages === 7) controller.abort();
+      },
     });
     expect(first.status).toBe('cancelled');
     expect(first.projects[0]).toMatchObject({ status: 'cancelled', pages: 7 });
     const db = tdb().database.db;
-    const [state] = await queryRows<{ page_token: string | null; walk_pages: number }>(db, sql`SELECT page_token, walk_pages FROM sync_state`);
+    const [state] = await queryRows<{ page_token: string | null; walk_pages: number }>(
+      db,
+      sql`SELECT page_token, walk_pages FROM sync_state`,
+    );
     expect(state?.page_token).toBeTruthy();
     expect(state?.walk_pages).toBe(7);
 
@@ -193,7 +244,12 @@ describe.each(backends)('sync on %s', (backend) => {
   it('restarts from the first page when the API refuses the saved token', async () => {
     const controller = new AbortController();
     const config = testConfig(sim, { api: 'v1', projects: [A], pageSize: 10 });
-    await sync(config, tdb(), { signal: controller.signal, onProgress: (p) => { if (p.pages === 3) controller.abort(); } });
+    await sync(config, tdb(), {
+      signal: controller.signal,
+      onProgress: (p) => {
+        if (p.pages === 3) controller.abort();
+      },
+    });
     sim.invalidateTokens();
     const result = await sync(config, tdb());
     expect(result.projects[0]).toMatchObject({ status: 'succeeded', mode: 'full', pages: 23 });

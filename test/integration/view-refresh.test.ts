@@ -20,7 +20,8 @@ const NOW = Date.parse('2026-11-01T00:00:00Z');
 const SINCE_EVER = '3650d';
 
 /** The normalization as it was before it was made linear (two nested look-aheads on the whole message). */
-const OLD_PATTERN = (column: string) => sql.raw(`NULLIF(left(btrim(regexp_replace(regexp_replace(regexp_replace(regexp_replace(${column},
+const OLD_PATTERN = (column: string) =>
+  sql.raw(`NULLIF(left(btrim(regexp_replace(regexp_replace(regexp_replace(regexp_replace(${column},
   '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', '<uuid>', 'gi'),
   '(?=[0-9a-f]*[0-9])(?=[0-9a-f]*[a-f])[0-9a-f]{8,}', '<hex>', 'gi'),
   '[0-9]+(\\.[0-9]+)?', '<n>', 'g'),
@@ -54,47 +55,59 @@ describe.skipIf(!(await postgresReachable()))('a very long error message (real P
   it.each([
     ['200 000 characters', 200_000, '200k'],
     ['10 MB', 10_000_000, '10MB'],
-  ])('a job with a %s error message is stored whole; the refresh and the report take seconds', async (_name, chars, key) => {
-    await tdb.reset();
-    sim = await startSimulator({ apis: ['v1'], projects: [{ id: P, jobs: 40, data: { longErrorChars: chars } }], now: NOW });
-    const long = sim.jobs(P).find((j) => (j.error_message?.length ?? 0) === chars);
-    expect(long, 'the simulator serves the long message').toBeDefined();
+  ])(
+    'a job with a %s error message is stored whole; the refresh and the report take seconds',
+    async (_name, chars, key) => {
+      await tdb.reset();
+      sim = await startSimulator({ apis: ['v1'], projects: [{ id: P, jobs: 40, data: { longErrorChars: chars } }], now: NOW });
+      const long = sim.jobs(P).find((j) => (j.error_message?.length ?? 0) === chars);
+      expect(long, 'the simulator serves the long message').toBeDefined();
 
-    const { log, lines } = memoryLogger();
-    const config = testConfig(sim, { api: 'v1', projects: [P] });
-    const run = await timed(() => sync(config, tdb, { log }));
-    expect(run.value.status).toBe('succeeded');
-    const refreshed = lines().find((l) => l.msg === 'reporting views refreshed');
-    expect(refreshed, 'the run refreshed the views').toBeDefined();
+      const { log, lines } = memoryLogger();
+      const config = testConfig(sim, { api: 'v1', projects: [P] });
+      const run = await timed(() => sync(config, tdb, { log }));
+      expect(run.value.status).toBe('succeeded');
+      const refreshed = lines().find((l) => l.msg === 'reporting views refreshed');
+      expect(refreshed, 'the run refreshed the views').toBeDefined();
 
-    const db = tdb.database.db;
-    const [stored] = await queryRows<{ message: number; raw: number }>(db, sql`
-      SELECT length(error_message) AS message, length(raw->>'error_message') AS raw FROM classify_jobs WHERE id = ${long?.id ?? ''}`);
-    expect(stored).toEqual({ message: chars, raw: chars });
+      const db = tdb.database.db;
+      const [stored] = await queryRows<{ message: number; raw: number }>(
+        db,
+        sql`
+      SELECT length(error_message) AS message, length(raw->>'error_message') AS raw FROM classify_jobs WHERE id = ${long?.id ?? ''}`,
+      );
+      expect(stored).toEqual({ message: chars, raw: chars });
 
-    // The pattern is computed from the message's start: the ordinary part, then the payload cut at 500.
-    const [top] = await queryRows<{ error_pattern: string; example_length: number }>(db, sql`
-      SELECT error_pattern, length(example) AS example_length FROM classify_top_errors WHERE error_pattern LIKE '%(response body: AAAA%'`);
-    expect(top?.error_pattern).toHaveLength(500);
-    expect(top?.example_length).toBe(chars);
+      // The pattern is computed from the message's start: the ordinary part, then the payload cut at 500.
+      const [top] = await queryRows<{ error_pattern: string; example_length: number }>(
+        db,
+        sql`
+      SELECT error_pattern, length(example) AS example_length FROM classify_top_errors WHERE error_pattern LIKE '%(response body: AAAA%'`,
+      );
+      expect(top?.error_pattern).toHaveLength(500);
+      expect(top?.example_length).toBe(chars);
 
-    const again = await timed(() => refreshReportingViews(db, { kind: 'postgres', timeoutMs: 60_000 }));
-    expect(again.value).toBe('refreshed');
+      const again = await timed(() => refreshReportingViews(db, { kind: 'postgres', timeoutMs: 60_000 }));
+      expect(again.value).toBe('refreshed');
 
-    const env = { DATABASE_URL: tdb.url };
-    const json = await timed(() => runCliInProcess(['report', '--since', SINCE_EVER, '--format', 'json'], env));
-    expect(json.value.code, json.value.stderr).toBe(0);
-    const patterns = (JSON.parse(json.value.stdout) as { top_errors: { error_pattern: string }[] }).top_errors.map((e) => e.error_pattern);
-    expect(patterns).toContain(top?.error_pattern);
-    const table = await timed(() => runCliInProcess(['report', '--since', SINCE_EVER], env));
-    expect(table.value.code, table.value.stderr).toBe(0);
-    // A generous hang guard, not a benchmark: before the fix the 10 MB case did not end in 5 minutes.
-    expect(again.ms + json.ms + table.ms).toBeLessThan(60_000);
+      const env = { DATABASE_URL: tdb.url };
+      const json = await timed(() => runCliInProcess(['report', '--since', SINCE_EVER, '--format', 'json'], env));
+      expect(json.value.code, json.value.stderr).toBe(0);
+      const patterns = (JSON.parse(json.value.stdout) as { top_errors: { error_pattern: string }[] }).top_errors.map(
+        (e) => e.error_pattern,
+      );
+      expect(patterns).toContain(top?.error_pattern);
+      const table = await timed(() => runCliInProcess(['report', '--since', SINCE_EVER], env));
+      expect(table.value.code, table.value.stderr).toBe(0);
+      // A generous hang guard, not a benchmark: before the fix the 10 MB case did not end in 5 minutes.
+      expect(again.ms + json.ms + table.ms).toBeLessThan(60_000);
 
-    figures[`${key}_sync_s`] = seconds(run.ms);
-    figures[`${key}_refresh_s`] = seconds(again.ms);
-    figures[`${key}_report_json_s`] = seconds(json.ms);
-  }, 180_000);
+      figures[`${key}_sync_s`] = seconds(run.ms);
+      figures[`${key}_refresh_s`] = seconds(again.ms);
+      figures[`${key}_report_json_s`] = seconds(json.ms);
+    },
+    180_000,
+  );
 
   it('the old normalization was quadratic in a hex run, the new one is linear (same patterns for ordinary messages)', async () => {
     const db = tdb.database.db;
@@ -114,14 +127,17 @@ describe.skipIf(!(await postgresReachable()))('a very long error message (real P
     expect(after10mb).toBeLessThan(60_000);
 
     // Ordinary messages (and any up to 2000 characters) group exactly as before.
-    const [differ] = await queryRows<{ n: number; changed: number }>(db, sql`
+    const [differ] = await queryRows<{ n: number; changed: number }>(
+      db,
+      sql`
       WITH s AS (
         SELECT (SELECT string_agg(substr('0123456789abcdefABCDEF-_ .:gxz', (random() * 29)::int + 1, 1), '')
           FROM generate_series(1, (random() * 120)::int + i * 0)) AS m
         FROM generate_series(1, 20000) i)
       SELECT count(*) FILTER (WHERE ${OLD_PATTERN('m')} IS DISTINCT FROM ${errorPattern(sql.raw('m'))})::int AS n,
         count(*) FILTER (WHERE ${errorPattern(sql.raw('m'))} LIKE '%<hex>%')::int AS changed
-      FROM s`);
+      FROM s`,
+    );
     expect(differ?.changed).toBeGreaterThan(1000);
     expect(differ?.n).toBe(0);
   }, 120_000);
@@ -156,15 +172,24 @@ describe.each<Backend>(['postgres', 'pglite'])('jobs without created_at (%s)', (
     expect(live).toBe(1200);
     expect(daily).toBe(live);
     // created_day follows the same rule: grouping the per-job view gives the daily view's rows.
-    const byDay = await queryRows<{ project_id: string; day: string; jobs: number }>(db, sql`
-      SELECT project_id, created_day::text AS day, count(*)::int AS jobs FROM classify_job_outcomes GROUP BY 1, 2 ORDER BY 1, 2`);
-    const dailyRows = await queryRows<{ project_id: string; day: string; jobs: number }>(db, sql`
-      SELECT project_id, day::text AS day, jobs FROM classify_outcomes_daily ORDER BY 1, 2`);
+    const byDay = await queryRows<{ project_id: string; day: string; jobs: number }>(
+      db,
+      sql`
+      SELECT project_id, created_day::text AS day, count(*)::int AS jobs FROM classify_job_outcomes GROUP BY 1, 2 ORDER BY 1, 2`,
+    );
+    const dailyRows = await queryRows<{ project_id: string; day: string; jobs: number }>(
+      db,
+      sql`
+      SELECT project_id, day::text AS day, jobs FROM classify_outcomes_daily ORDER BY 1, 2`,
+    );
     expect(dailyRows).toEqual(byDay);
     // A job without created_at is on its effective_at's day (the simulator sends one).
-    const placed = await queryRows<{ ok: boolean }>(db, sql`
+    const placed = await queryRows<{ ok: boolean }>(
+      db,
+      sql`
       SELECT created_day = (effective_at AT TIME ZONE 'UTC')::date AS ok FROM classify_job_outcomes o JOIN classify_jobs j ON j.id = o.job_id
-      WHERE j.created_at IS NULL AND j.effective_at IS NOT NULL`);
+      WHERE j.created_at IS NULL AND j.effective_at IS NOT NULL`,
+    );
     expect(placed.length).toBeGreaterThan(0);
     expect(placed.every((r) => r.ok)).toBe(true);
 
@@ -178,8 +203,11 @@ describe.each<Backend>(['postgres', 'pglite'])('jobs without created_at (%s)', (
       // A window takes a job without created_at by the same rule.
       const windowed = await runCliInProcess(['report', '--since', '45d', '--format', 'json'], env);
       const part = JSON.parse(windowed.stdout) as { since: string; outcomes: { jobs: number }[] };
-      const inWindow = await count(db, sql`SELECT count(*)::int AS n FROM classify_jobs
-        WHERE coalesce(created_at, effective_at, updated_at, first_seen_at) >= ${part.since}::timestamptz`);
+      const inWindow = await count(
+        db,
+        sql`SELECT count(*)::int AS n FROM classify_jobs
+        WHERE coalesce(created_at, effective_at, updated_at, first_seen_at) >= ${part.since}::timestamptz`,
+      );
       expect(inWindow).toBeGreaterThan(0);
       expect(inWindow).toBeLessThan(live);
       expect(part.outcomes.reduce((n, o) => n + o.jobs, 0)).toBe(inWindow);
@@ -224,14 +252,35 @@ describe.skipIf(!(await postgresReachable()))('a refresh blocked by a lock (CLI 
 
   // Read outside the admin's transaction, which would see pg_stat_activity as of its first read.
   /** The sync's backend waiting on that lock in REFRESH. */
-  const waitingRefresh = () => eventually(async () => (await queryRows<{ pid: number }>(tdb.database.db, sql`
+  const waitingRefresh = () =>
+    eventually(
+      async () =>
+        (
+          await queryRows<{ pid: number }>(
+            tdb.database.db,
+            sql`
     SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'classify-sync'
-      AND query LIKE 'REFRESH MATERIALIZED VIEW%' AND wait_event_type = 'Lock'`))[0]?.pid, 'a refresh waiting for the lock', 30_000);
-  const backendGone = async (pid: number) => (await count(tdb.database.db, sql`
-    SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = ${pid}`)) === 0;
+      AND query LIKE 'REFRESH MATERIALIZED VIEW%' AND wait_event_type = 'Lock'`,
+          )
+        )[0]?.pid,
+      'a refresh waiting for the lock',
+      30_000,
+    );
+  const backendGone = async (pid: number) =>
+    (await count(
+      tdb.database.db,
+      sql`
+    SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = ${pid}`,
+    )) === 0;
 
-  const lastRun = async () => (await queryRows<{ status: string; warning: string | null; finished: boolean }>(tdb.database.db, sql`
-    SELECT status, warning, finished_at IS NOT NULL AS finished FROM sync_runs ORDER BY started_at DESC LIMIT 1`))[0];
+  const lastRun = async () =>
+    (
+      await queryRows<{ status: string; warning: string | null; finished: boolean }>(
+        tdb.database.db,
+        sql`
+    SELECT status, warning, finished_at IS NOT NULL AS finished FROM sync_runs ORDER BY started_at DESC LIMIT 1`,
+      )
+    )[0];
 
   it('past viewRefreshTimeoutMs the sync succeeds (exit 0) with a warning on its run', async () => {
     await blockRefresh();
@@ -240,7 +289,9 @@ describe.skipIf(!(await postgresReachable()))('a refresh blocked by a lock (CLI 
     const result = await startCli(['sync', '--config', configFile], env, { timeoutMs: 60_000 }).done;
     const ms = performance.now() - started;
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout + result.stderr).toMatch(/reporting views not refreshed: the refresh ran longer than viewRefreshTimeoutMs \(1500 ms\)/);
+    expect(result.stdout + result.stderr).toMatch(
+      /reporting views not refreshed: the refresh ran longer than viewRefreshTimeoutMs \(1500 ms\)/,
+    );
     const run = await lastRun();
     expect(run?.status).toBe('succeeded');
     expect(run?.warning).toMatch(/^reporting views not refreshed: .*viewRefreshTimeoutMs \(1500 ms\).*raise viewRefreshTimeoutMs/);
@@ -295,7 +346,8 @@ describe.skipIf(!(await postgresReachable()))('a refresh blocked by a lock (CLI 
     const ms = performance.now() - started;
     expect(result.code).toBe(1);
     expect(result.stderr.trim()).toBe(
-      "classify-sync: the report's queries ran longer than reportTimeoutMs (1000 ms): narrow the report with --since or --project, or raise reportTimeoutMs");
+      "classify-sync: the report's queries ran longer than reportTimeoutMs (1000 ms): narrow the report with --since or --project, or raise reportTimeoutMs",
+    );
     expect(ms).toBeLessThan(20_000);
     figures.report_timeout_exit_s = seconds(ms);
   }, 60_000);

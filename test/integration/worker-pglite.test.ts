@@ -23,18 +23,32 @@ describe('worker on embedded PGlite', () => {
     sim = await startSimulator({ projects: [{ id: A, jobs: 200 }], apis: ['v1'], latencyMs: 80, now: Date.UTC(2026, 2, 1) });
     const db = tdb().database.db;
     const config = testConfig(sim, { projects: [A], pageSize: 10 });
-    const worker = createWorker({ config: { ...config, schedule: '0 2 * * *' }, database: tdb().database, log: silentLogger, runNow: true });
+    const worker = createWorker({
+      config: { ...config, schedule: '0 2 * * *' },
+      database: tdb().database,
+      log: silentLogger,
+      runNow: true,
+    });
     await worker.start();
-    await eventually(async () => (await count(db, sql`SELECT coalesce(max(pages), 0)::int AS n FROM sync_run_projects WHERE status = 'running'`)) >= 2, 'two pages stored');
+    await eventually(
+      async () => (await count(db, sql`SELECT coalesce(max(pages), 0)::int AS n FROM sync_run_projects WHERE status = 'running'`)) >= 2,
+      'two pages stored',
+    );
 
     const concurrent = await sync(config, tdb());
     expect(concurrent.status).toBe('skipped');
-    expect(concurrent.projects[0]).toMatchObject({ status: 'skipped', warning: 'another process is syncing this project now (it holds the project lock)' });
+    expect(concurrent.projects[0]).toMatchObject({
+      status: 'skipped',
+      warning: 'another process is syncing this project now (it holds the project lock)',
+    });
     expect(exitCodeOf(concurrent)).toBe(0);
 
     await worker.stop();
     const runs = await queryRows<{ trigger: string; status: string }>(db, sql`SELECT trigger, status FROM sync_runs ORDER BY started_at`);
-    expect(runs).toEqual([{ trigger: 'worker', status: 'cancelled' }, { trigger: 'sync', status: 'skipped' }]);
+    expect(runs).toEqual([
+      { trigger: 'worker', status: 'cancelled' },
+      { trigger: 'sync', status: 'skipped' },
+    ]);
 
     sim.setLatency(0);
     const next = await sync(config, tdb());

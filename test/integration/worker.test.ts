@@ -14,7 +14,14 @@ import { openTestDatabase, postgresReachable, type TestDatabase } from '../helpe
 import { count, expectedRaw, storedRaw, sync, testConfig } from '../helpers/harness.ts';
 import { projectLockKey } from '../../src/db/runs.ts';
 import {
-  advisoryLocks, eventually, killWorkers, parsePrometheus, sampleValue, spawnWorker, workerSessions, type LogLine,
+  advisoryLocks,
+  eventually,
+  killWorkers,
+  parsePrometheus,
+  sampleValue,
+  spawnWorker,
+  workerSessions,
+  type LogLine,
 } from '../helpers/worker.ts';
 
 const NOW = Date.UTC(2026, 2, 1);
@@ -72,9 +79,12 @@ interface ProjectRow {
 }
 
 function projectRows(db: Db): Promise<ProjectRow[]> {
-  return queryRows<ProjectRow>(db, sql`
+  return queryRows<ProjectRow>(
+    db,
+    sql`
     SELECT p.run_id, p.project_id, p.status, p.pages, p.mode, p.warning, p.error, r.status AS run_status, r.error AS run_error
-    FROM sync_run_projects p JOIN sync_runs r ON r.id = p.run_id ORDER BY p.started_at`);
+    FROM sync_run_projects p JOIN sync_runs r ON r.id = p.run_id ORDER BY p.started_at`,
+  );
 }
 
 /** Pages stored so far by the run in flight. */
@@ -98,14 +108,22 @@ async function blockPageTransactions(url: string): Promise<{ release: () => Prom
 
 /** Every page stored by the walks so far is whole: all its jobs, each with its rules, and its seen ids. */
 async function expectWholePages(db: Db, pageSize: number): Promise<number> {
-  const [state] = await queryRows<{ walk_pages: number; page_token: string | null }>(db, sql`SELECT walk_pages, page_token FROM sync_state`);
+  const [state] = await queryRows<{ walk_pages: number; page_token: string | null }>(
+    db,
+    sql`SELECT walk_pages, page_token FROM sync_state`,
+  );
   const pages = state?.walk_pages ?? 0;
   expect(await count(db, sql`SELECT count(*)::int AS n FROM classify_jobs`)).toBe(pages * pageSize);
   expect(await count(db, sql`SELECT count(DISTINCT job_id)::int AS n FROM classify_job_rules`)).toBe(pages * pageSize);
   expect(await count(db, sql`SELECT count(*)::int AS n FROM sync_walk_seen`)).toBe(pages);
-  expect(await count(db, sql`
+  expect(
+    await count(
+      db,
+      sql`
     SELECT count(*)::int AS n FROM (SELECT unnest(job_ids) AS id FROM sync_walk_seen) s
-    WHERE s.id NOT IN (SELECT id FROM classify_jobs)`)).toBe(0);
+    WHERE s.id NOT IN (SELECT id FROM classify_jobs)`,
+    ),
+  ).toBe(0);
   return pages;
 }
 
@@ -114,20 +132,34 @@ async function getJson(url: string): Promise<{ status: number; body: Record<stri
   return { status: res.status, body: (await res.json()) as Record<string, unknown> & { projects: Record<string, unknown>[] } };
 }
 
-const isLine = (msg: string, extra: Partial<LogLine> = {}) => (line: LogLine) =>
-  line.msg === msg && Object.entries(extra).every(([key, value]) => line[key] === value);
+const isLine =
+  (msg: string, extra: Partial<LogLine> = {}) =>
+  (line: LogLine) =>
+    line.msg === msg && Object.entries(extra).every(([key, value]) => line[key] === value);
 
 describe.runIf(pgUp)('classify-sync worker (processes, real Postgres)', () => {
   it('two replicas on a 2-second schedule sync each project exactly once per tick, and record the lock skips', async () => {
-    const { sim, db, env } = await setup([{ id: A, jobs: 30 }, { id: B, jobs: 30 }], { latencyMs: 20 });
+    const { sim, db, env } = await setup(
+      [
+        { id: A, jobs: 30 },
+        { id: B, jobs: 30 },
+      ],
+      { latencyMs: 20 },
+    );
     const args = ['--schedule', '*/2 * * * * *', '--page-size', '10'];
     const workers = [spawnWorker(args, env), spawnWorker(args, env)];
 
     // Both catch up at start (nothing synced yet), then tick; wait for four scheduled runs in each.
-    await Promise.all(workers.map((w) => eventually(
-      () => w.lines.filter(isLine('run finished', { reason: 'schedule' })).length >= 4, 'four scheduled runs', 45_000)));
+    await Promise.all(
+      workers.map((w) =>
+        eventually(() => w.lines.filter(isLine('run finished', { reason: 'schedule' })).length >= 4, 'four scheduled runs', 45_000),
+      ),
+    );
     for (const w of workers) w.kill('SIGTERM');
-    expect(await Promise.all(workers.map((w) => w.exited))).toEqual([{ code: 0, signal: null }, { code: 0, signal: null }]);
+    expect(await Promise.all(workers.map((w) => w.exited))).toEqual([
+      { code: 0, signal: null },
+      { code: 0, signal: null },
+    ]);
 
     const runs = new Map<string, LogLine>();
     for (const w of workers) for (const line of w.lines.filter(isLine('run started'))) runs.set(String(line.runId), line);
@@ -135,9 +167,12 @@ describe.runIf(pgUp)('classify-sync worker (processes, real Postgres)', () => {
     expect(rows.every((r) => runs.has(r.run_id))).toBe(true);
 
     // Ticks that began after the start-up catch-up runs had finished, and that no stop cut short.
-    const [catchUp] = await queryRows<{ ended: string }>(db, sql`
+    const [catchUp] = await queryRows<{ ended: string }>(
+      db,
+      sql`
       SELECT max(finished_at)::text AS ended FROM sync_runs
-      WHERE id IN ${[...runs.values()].filter((l) => l.reason === 'catch-up').map((l) => String(l.runId))}`);
+      WHERE id IN ${[...runs.values()].filter((l) => l.reason === 'catch-up').map((l) => String(l.runId))}`,
+    );
     const catchUpEnded = Date.parse(catchUp?.ended ?? '');
     expect(Number.isNaN(catchUpEnded)).toBe(false);
     const bySlot = new Map<string, ProjectRow[]>();
@@ -150,9 +185,16 @@ describe.runIf(pgUp)('classify-sync worker (processes, real Postgres)', () => {
     expect(ticks.length).toBeGreaterThanOrEqual(3);
     for (const [slot, slotRows] of ticks) {
       for (const project of [A, B]) {
-        const statuses = slotRows.filter((r) => r.project_id === project).map((r) => r.status).sort();
+        const statuses = slotRows
+          .filter((r) => r.project_id === project)
+          .map((r) => r.status)
+          .sort();
         // One replica synced it; the other (if its tick ran) skipped it.
-        expect({ slot, project, statuses }).toEqual({ slot, project, statuses: statuses.length === 2 ? ['skipped', 'succeeded'] : ['succeeded'] });
+        expect({ slot, project, statuses }).toEqual({
+          slot,
+          project,
+          statuses: statuses.length === 2 ? ['skipped', 'succeeded'] : ['succeeded'],
+        });
       }
     }
 
@@ -212,7 +254,11 @@ describe.runIf(pgUp)('classify-sync worker (processes, real Postgres)', () => {
     const next = await sync(testConfig(sim, { projects: [A], pageSize: 10 }), tdb);
     expect(next.status).toBe('succeeded');
     const rows = await projectRows(db);
-    expect(rows[0]).toMatchObject({ status: 'abandoned', run_status: 'abandoned', error: expect.stringMatching(/^abandoned: its process \(.+, pid \d+\) stopped/) as string });
+    expect(rows[0]).toMatchObject({
+      status: 'abandoned',
+      run_status: 'abandoned',
+      error: expect.stringMatching(/^abandoned: its process \(.+, pid \d+\) stopped/) as string,
+    });
     expect(await storedRaw(db, A)).toEqual(expectedRaw(sim, A));
   });
 
@@ -246,7 +292,11 @@ describe.runIf(pgUp)('classify-sync worker (processes, real Postgres)', () => {
     expect(next.projects[0]).toMatchObject({ status: 'succeeded', mode: 'resume', pages: 20 - pages });
 
     const rows = await projectRows(db);
-    expect(rows[0]).toMatchObject({ status: 'abandoned', run_status: 'abandoned', run_error: expect.stringMatching(/^abandoned: its process \(.+, pid \d+\) stopped without finishing the run/) as string });
+    expect(rows[0]).toMatchObject({
+      status: 'abandoned',
+      run_status: 'abandoned',
+      run_error: expect.stringMatching(/^abandoned: its process \(.+, pid \d+\) stopped without finishing the run/) as string,
+    });
     expect(rows[1]).toMatchObject({ status: 'succeeded', run_status: 'succeeded', mode: 'resume' });
     const [old] = await queryRows<{ pages: number }>(db, sql`SELECT pages FROM sync_runs WHERE status = 'abandoned'`);
     expect(old?.pages).toBe(pages);
@@ -255,7 +305,10 @@ describe.runIf(pgUp)('classify-sync worker (processes, real Postgres)', () => {
 
   it('/healthz is 503 while a project fails or goes stale and 200 when all are fresh; /metrics counters match the run records', async () => {
     const { sim, tdb, db, env } = await setup(
-      [{ id: A, jobs: 25 }, { id: B, jobs: 15, faults: { rate: 1, kinds: ['500'] } }],
+      [
+        { id: A, jobs: 25 },
+        { id: B, jobs: 15, faults: { rate: 1, kinds: ['500'] } },
+      ],
       {},
       { retry: { retries: 1, minDelayMs: 5, maxDelayMs: 10 } },
     );
@@ -276,17 +329,36 @@ describe.runIf(pgUp)('classify-sync worker (processes, real Postgres)', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
     const samples = parsePrometheus(await res.text());
-    const [run] = await queryRows<{ status: string; pages: number; jobs_inserted: number; jobs_unchanged: number; jobs_updated: number; jobs_deleted: number; rejects: number; retries: number }>(db, sql`
-      SELECT status, pages, jobs_inserted, jobs_unchanged, jobs_updated, jobs_deleted, rejects, retries FROM sync_runs`);
+    const [run] = await queryRows<{
+      status: string;
+      pages: number;
+      jobs_inserted: number;
+      jobs_unchanged: number;
+      jobs_updated: number;
+      jobs_deleted: number;
+      rejects: number;
+      retries: number;
+    }>(
+      db,
+      sql`
+      SELECT status, pages, jobs_inserted, jobs_unchanged, jobs_updated, jobs_deleted, rejects, retries FROM sync_runs`,
+    );
     expect(run?.status).toBe('partial');
     expect(sampleValue(samples, 'classify_sync_runs_total', { status: 'partial' })).toBe(1);
     expect(sampleValue(samples, 'classify_sync_run_duration_seconds_count', { status: 'partial' })).toBe(1);
-    expect(sampleValue(samples, 'classify_sync_pages_total', { project: A }) + sampleValue(samples, 'classify_sync_pages_total', { project: B })).toBe(run?.pages);
+    expect(
+      sampleValue(samples, 'classify_sync_pages_total', { project: A }) + sampleValue(samples, 'classify_sync_pages_total', { project: B }),
+    ).toBe(run?.pages);
     expect(sampleValue(samples, 'classify_sync_pages_total', { project: A })).toBe(3);
-    const jobs = (change: string) => sampleValue(samples, 'classify_sync_jobs_total', { project: A, change })
-      + sampleValue(samples, 'classify_sync_jobs_total', { project: B, change });
-    expect([jobs('insert'), jobs('update'), jobs('unchanged'), jobs('delete')])
-      .toEqual([run?.jobs_inserted, run?.jobs_updated, run?.jobs_unchanged, run?.jobs_deleted]);
+    const jobs = (change: string) =>
+      sampleValue(samples, 'classify_sync_jobs_total', { project: A, change }) +
+      sampleValue(samples, 'classify_sync_jobs_total', { project: B, change });
+    expect([jobs('insert'), jobs('update'), jobs('unchanged'), jobs('delete')]).toEqual([
+      run?.jobs_inserted,
+      run?.jobs_updated,
+      run?.jobs_unchanged,
+      run?.jobs_deleted,
+    ]);
     expect(jobs('insert')).toBe(25);
     expect(sampleValue(samples, 'classify_sync_rejects_total', { project: A })).toBe(run?.rejects);
     expect(sampleValue(samples, 'classify_sync_http_retries_total', { status: '500' })).toBe(run?.retries);
@@ -326,7 +398,10 @@ describe.runIf(pgUp)('classify-sync worker (processes, real Postgres)', () => {
   });
 
   it('catches up at start the projects whose last success is older than one schedule interval, and only those', async () => {
-    const { sim, tdb, db, env } = await setup([{ id: A, jobs: 20 }, { id: B, jobs: 20 }]);
+    const { sim, tdb, db, env } = await setup([
+      { id: A, jobs: 20 },
+      { id: B, jobs: 20 },
+    ]);
     expect((await sync(testConfig(sim, { projects: [A, B], pageSize: 10 }), tdb)).status).toBe('succeeded');
     await db.execute(sql`UPDATE sync_run_projects SET started_at = started_at - interval '2 days',
       finished_at = finished_at - interval '2 days' WHERE project_id = ${A}`);
@@ -348,13 +423,18 @@ describe.runIf(pgUp)('classify-sync worker (processes, real Postgres)', () => {
   it('refuses an invalid cron expression at start with a one-line error and exit 1', async () => {
     const worker = spawnWorker(['--schedule', '61 * * * *'], { LLAMA_CLOUD_API_KEY: 'k', CLASSIFY_SYNC_PROJECTS: A });
     expect(await worker.exited).toEqual({ code: 1, signal: null });
-    expect(worker.stderr()).toBe('classify-sync: --schedule: "61 * * * *" is not a cron expression (61 is a invalid expression for minute): use e.g. "0 2 * * *" (see classify-sync --help)\n');
+    expect(worker.stderr()).toBe(
+      'classify-sync: --schedule: "61 * * * *" is not a cron expression (61 is a invalid expression for minute): use e.g. "0 2 * * *" (see classify-sync --help)\n',
+    );
   });
 });
 
 describe.runIf(pgUp)('runs next to each other (real Postgres)', () => {
   it('a `sync` while another session holds a project lock skips that project, says why, and exits 0', async () => {
-    const { sim, db, url, env } = await setup([{ id: A, jobs: 12 }, { id: B, jobs: 12 }]);
+    const { sim, db, url, env } = await setup([
+      { id: A, jobs: 12 },
+      { id: B, jobs: 12 },
+    ]);
     const holder = new pg.Client({ connectionString: url });
     await holder.connect();
     cleanups.push(() => holder.end());
@@ -363,14 +443,21 @@ describe.runIf(pgUp)('runs next to each other (real Postgres)', () => {
     const stdout = new PassThrough();
     const stderr = new PassThrough();
     let err = '';
-    stderr.on('data', (chunk: Buffer) => { err += chunk.toString(); });
+    stderr.on('data', (chunk: Buffer) => {
+      err += chunk.toString();
+    });
     const code = await main(['sync', '--page-size', '10', '--log-level', 'silent'], { env, stdout, stderr });
     expect(code).toBe(0);
     expect(err).toContain(`classify-sync: project ${A} skipped: another process is syncing this project now (it holds the project lock)\n`);
     expect(err).toContain(`classify-sync: project ${B} succeeded (v1, full): 2 pages, 12 jobs`);
     const rows = (await projectRows(db)).sort((x, y) => x.project_id.localeCompare(y.project_id));
     expect(rows).toMatchObject([
-      { project_id: A, status: 'skipped', warning: 'another process is syncing this project now (it holds the project lock)', run_status: 'succeeded' },
+      {
+        project_id: A,
+        status: 'skipped',
+        warning: 'another process is syncing this project now (it holds the project lock)',
+        run_status: 'succeeded',
+      },
       { project_id: B, status: 'succeeded', run_status: 'succeeded' },
     ]);
     expect(await storedRaw(db, A)).toEqual(new Map());
@@ -385,7 +472,10 @@ describe.runIf(pgUp)('runs next to each other (real Postgres)', () => {
 
     const sameSlot = await sync(config, tdb, { trigger: 'worker', skipSyncedSince: slot });
     expect(sameSlot.status).toBe('skipped');
-    expect(sameSlot.projects[0]).toMatchObject({ status: 'skipped', warning: `another run already synced this project since ${slot.toISOString()}` });
+    expect(sameSlot.projects[0]).toMatchObject({
+      status: 'skipped',
+      warning: `another run already synced this project since ${slot.toISOString()}`,
+    });
 
     const nextSlot = await sync(config, tdb, { trigger: 'worker', skipSyncedSince: new Date() });
     expect(nextSlot.projects[0]).toMatchObject({ status: 'succeeded', pages: 2 });

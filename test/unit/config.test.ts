@@ -12,23 +12,33 @@ function file(content: unknown): string {
 
 describe('loadConfig', () => {
   it('applies defaults and reads keys from the environment, per project', () => {
-    const config = loadConfig({ configFile: file({ projects: [{ id: 'a' }, { id: 'b', apiKeyEnv: 'KEY_B', name: 'Bee' }] }) },
-      { LLAMA_CLOUD_API_KEY: 'key-default', KEY_B: 'key-bbbb' });
+    const config = loadConfig(
+      { configFile: file({ projects: [{ id: 'a' }, { id: 'b', apiKeyEnv: 'KEY_B', name: 'Bee' }] }) },
+      { LLAMA_CLOUD_API_KEY: 'key-default', KEY_B: 'key-bbbb' },
+    );
     expect(config.baseUrl).toBe('https://api.cloud.llamaindex.ai');
     expect(config.pageSize).toBe(100);
     expect(config.concurrency).toBe(4);
     expect(config.requestTimeoutMs).toBe(30_000);
-    expect(config.projects.map((p) => [p.id, p.apiKey, p.apiKeyEnv])).toEqual([['a', 'key-default', 'LLAMA_CLOUD_API_KEY'], ['b', 'key-bbbb', 'KEY_B']]);
+    expect(config.projects.map((p) => [p.id, p.apiKey, p.apiKeyEnv])).toEqual([
+      ['a', 'key-default', 'LLAMA_CLOUD_API_KEY'],
+      ['b', 'key-bbbb', 'KEY_B'],
+    ]);
     expect(config.secrets).toEqual(expect.arrayContaining(['key-default', 'key-bbbb']));
     expect(Object.isFrozen(config)).toBe(true);
   });
 
   it('lets env override the file and flags override both', () => {
     const path = file({ baseUrl: 'https://file.example', projects: [{ id: 'a' }], pageSize: 50 });
-    const config = loadConfig({ configFile: path, projects: ['x', 'y'], pageSize: 10, organizationId: 'org' },
-      { LLAMA_CLOUD_BASE_URL: 'https://env.example/', DATABASE_URL: 'postgres://u:pw-secret@h/db' });
+    const config = loadConfig(
+      { configFile: path, projects: ['x', 'y'], pageSize: 10, organizationId: 'org' },
+      { LLAMA_CLOUD_BASE_URL: 'https://env.example/', DATABASE_URL: 'postgres://u:pw-secret@h/db' },
+    );
     expect(config.baseUrl).toBe('https://env.example');
-    expect(config.projects.map((p) => [p.id, p.organizationId])).toEqual([['x', 'org'], ['y', 'org']]);
+    expect(config.projects.map((p) => [p.id, p.organizationId])).toEqual([
+      ['x', 'org'],
+      ['y', 'org'],
+    ]);
     expect(config.pageSize).toBe(10);
     expect(config.secrets).toContain('pw-secret');
   });
@@ -77,11 +87,15 @@ it('redactUrl hides the password', () => {
 
 describe('API keys: the key sent is the key scrubbed', () => {
   it('trims a key once (a newline from $(cat key.txt), spaces); the secrets hold the trimmed key', () => {
-    const config = loadConfig({ projects: ['a', 'b'], configFile: file({ projects: [{ id: 'a' }, { id: 'b', apiKeyEnv: 'KEY_B' }] }) },
-      { LLAMA_CLOUD_API_KEY: 'llx-abc-123\n', KEY_B: ' \tllx-bbb-456  \r\n' });
+    const config = loadConfig(
+      { projects: ['a', 'b'], configFile: file({ projects: [{ id: 'a' }, { id: 'b', apiKeyEnv: 'KEY_B' }] }) },
+      { LLAMA_CLOUD_API_KEY: 'llx-abc-123\n', KEY_B: ' \tllx-bbb-456  \r\n' },
+    );
     expect(config.projects.map((p) => p.apiKey)).toEqual(['llx-abc-123', 'llx-abc-123']);
-    const both = loadConfig({ configFile: file({ projects: [{ id: 'a' }, { id: 'b', apiKeyEnv: 'KEY_B' }] }) },
-      { LLAMA_CLOUD_API_KEY: 'llx-abc-123\n', KEY_B: ' \tllx-bbb-456  \r\n' });
+    const both = loadConfig(
+      { configFile: file({ projects: [{ id: 'a' }, { id: 'b', apiKeyEnv: 'KEY_B' }] }) },
+      { LLAMA_CLOUD_API_KEY: 'llx-abc-123\n', KEY_B: ' \tllx-bbb-456  \r\n' },
+    );
     expect(both.projects.map((p) => p.apiKey)).toEqual(['llx-abc-123', 'llx-bbb-456']);
     expect(both.secrets).toEqual(expect.arrayContaining(['llx-abc-123', 'llx-bbb-456']));
     expect(both.secrets.some((s) => s !== s.trim())).toBe(false);
@@ -114,7 +128,11 @@ describe('DATABASE_URL: every credential pg can read is redacted and scrubbed', 
   it.each([
     ['postgres://u:pw-secret@db:5432/x?sslmode=require', 'postgres://u:***@db:5432/x?sslmode=require', ['pw-secret']],
     ['postgres://u@db:5432/x?password=q-secret', 'postgres://u@db:5432/x?password=***', ['q-secret']],
-    ['postgres://u:pw-one@db/x?sslmode=disable&password=pw-two&password=pw-three', 'postgres://u:***@db/x?sslmode=disable&password=***', ['pw-one', 'pw-two', 'pw-three']],
+    [
+      'postgres://u:pw-one@db/x?sslmode=disable&password=pw-two&password=pw-three',
+      'postgres://u:***@db/x?sslmode=disable&password=***',
+      ['pw-one', 'pw-two', 'pw-three'],
+    ],
     ['postgres://u@db/x?sslpassword=key-pass&sslkey=/etc/k.pem', 'postgres://u@db/x?sslpassword=***&sslkey=%2Fetc%2Fk.pem', ['key-pass']],
     ['postgres://u:p%40ss-word@db/x', 'postgres://u:***@db/x', ['p%40ss-word', 'p@ss-word']],
     ['postgres://u:sock-secret@/x?host=/var/run/postgresql', 'postgres://u:***@/x?host=/var/run/postgresql', ['sock-secret']],

@@ -15,7 +15,10 @@ it('the committed drizzle/ migrations match src/db/schema.ts', () => {
   const config = join(dir, 'drizzle.config.json');
   writeFileSync(config, JSON.stringify({ dialect: 'postgresql', schema: join(root, 'src/db/schema.ts'), out: './drizzle' }));
   const before = readdirSync(out).sort();
-  const output = execFileSync(join(root, 'node_modules/.bin/drizzle-kit'), ['generate', '--config', config], { cwd: dir, encoding: 'utf8' });
+  const output = execFileSync(join(root, 'node_modules/.bin/drizzle-kit'), ['generate', '--config', config], {
+    cwd: dir,
+    encoding: 'utf8',
+  });
   const added = readdirSync(out).filter((f) => !before.includes(f));
   expect(added, `schema.ts changed without a migration: run npm run db:generate\n${output}`).toEqual([]);
   expect(output).toMatch(/No schema changes/);

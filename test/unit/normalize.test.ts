@@ -5,10 +5,20 @@ const ctx = { projectId: 'p1', organizationId: 'org1', apiVersion: 'v1' as const
 
 function item(over: Record<string, unknown> = {}): Record<string, unknown> {
   return {
-    id: 'job-1', project_id: 'p1', user_id: 'u1', status: 'SUCCESS',
-    rules: [{ type: 'invoice', description: 'contains an invoice number' }, { type: 'receipt', description: 'a till receipt' }],
-    created_at: '2026-01-02T03:04:05.123456Z', updated_at: '2026-01-02T03:05:00Z', effective_at: '2026-01-02T03:04:05Z',
-    error_message: null, job_record_id: 'rec-1', mode: 'FAST',
+    id: 'job-1',
+    project_id: 'p1',
+    user_id: 'u1',
+    status: 'SUCCESS',
+    rules: [
+      { type: 'invoice', description: 'contains an invoice number' },
+      { type: 'receipt', description: 'a till receipt' },
+    ],
+    created_at: '2026-01-02T03:04:05.123456Z',
+    updated_at: '2026-01-02T03:05:00Z',
+    effective_at: '2026-01-02T03:04:05Z',
+    error_message: null,
+    job_record_id: 'rec-1',
+    mode: 'FAST',
     parsing_configuration: { lang: 'en', max_pages: 5, target_pages: [0, 2] },
     ...over,
   };
@@ -19,10 +29,21 @@ describe('normalizeV1Item', () => {
     const r = normalizeV1Item(item(), ctx);
     if (!r.ok) throw new Error(r.reject.reason);
     expect(r.value.job).toMatchObject({
-      id: 'job-1', projectId: 'p1', organizationId: 'org1', apiVersion: 'v1', status: 'SUCCESS', outcome: 'succeeded',
-      mode: 'FAST', userId: 'u1', jobRecordId: 'rec-1', createdAt: '2026-01-02T03:04:05.123456Z',
+      id: 'job-1',
+      projectId: 'p1',
+      organizationId: 'org1',
+      apiVersion: 'v1',
+      status: 'SUCCESS',
+      outcome: 'succeeded',
+      mode: 'FAST',
+      userId: 'u1',
+      jobRecordId: 'rec-1',
+      createdAt: '2026-01-02T03:04:05.123456Z',
     });
-    expect(r.value.rules.map((x) => [x.position, x.type])).toEqual([[0, 'invoice'], [1, 'receipt']]);
+    expect(r.value.rules.map((x) => [x.position, x.type])).toEqual([
+      [0, 'invoice'],
+      [1, 'receipt'],
+    ]);
     expect(r.value.parsing).toEqual({ jobId: 'job-1', lang: 'en', maxPages: 5, targetPages: [0, 2], targetPagesSpec: null });
     expect(r.warnings).toEqual([]);
   });
@@ -113,8 +134,17 @@ describe('normalizePage', () => {
 });
 
 it('outcomeOf maps both API versions', () => {
-  expect(['SUCCESS', 'COMPLETED', 'ERROR', 'FAILED', 'PARTIAL_SUCCESS', 'CANCELLED', 'PENDING', 'RUNNING', 'X'].map(outcomeOf))
-    .toEqual(['succeeded', 'succeeded', 'failed', 'failed', 'partial', 'cancelled', 'in_progress', 'in_progress', 'unknown']);
+  expect(['SUCCESS', 'COMPLETED', 'ERROR', 'FAILED', 'PARTIAL_SUCCESS', 'CANCELLED', 'PENDING', 'RUNNING', 'X'].map(outcomeOf)).toEqual([
+    'succeeded',
+    'succeeded',
+    'failed',
+    'failed',
+    'partial',
+    'cancelled',
+    'in_progress',
+    'in_progress',
+    'unknown',
+  ]);
 });
 
 it('cleanString leaves ordinary text alone', () => {
@@ -127,11 +157,14 @@ describe('secrets the API echoes back', () => {
   const withSecrets = { ...ctx, secrets: [KEY, OTHER_KEY] };
 
   it('are stored as *** in every column, rule and key of raw', () => {
-    const r = normalizeV1Item(item({
-      error_message: `401 from upstream: Authorization: Bearer ${KEY}`,
-      rules: [{ type: 'invoice', description: `key ${OTHER_KEY}` }],
-      [`x-${KEY}`]: { nested: [`a\u0000${KEY}`] },
-    }), withSecrets);
+    const r = normalizeV1Item(
+      item({
+        error_message: `401 from upstream: Authorization: Bearer ${KEY}`,
+        rules: [{ type: 'invoice', description: `key ${OTHER_KEY}` }],
+        [`x-${KEY}`]: { nested: [`a\u0000${KEY}`] },
+      }),
+      withSecrets,
+    );
     if (!r.ok) throw new Error(r.reject.reason);
     expect(r.value.job.errorMessage).toBe('401 from upstream: Authorization: Bearer ***');
     expect(r.value.rules[0]?.description).toBe('key ***');

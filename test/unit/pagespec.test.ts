@@ -9,16 +9,13 @@ function pagesOf(spec: string): number[] {
 }
 
 /** A page spec item as a user might write it: a page or a range, with optional spaces. */
-const item = fc.tuple(
-  fc.integer({ min: 1, max: MAX_SPEC_PAGE }),
-  fc.integer({ min: 0, max: 40 }),
-  fc.boolean(),
-  fc.constantFrom('', ' ', '  '),
-).map(([first, length, asRange, space]) => {
-  const last = Math.min(MAX_SPEC_PAGE, first + length);
-  const text = asRange || last !== first ? `${space}${first}${space}-${space}${last}${space}` : `${space}${first}${space}`;
-  return { text, first, last: asRange || last !== first ? last : first };
-});
+const item = fc
+  .tuple(fc.integer({ min: 1, max: MAX_SPEC_PAGE }), fc.integer({ min: 0, max: 40 }), fc.boolean(), fc.constantFrom('', ' ', '  '))
+  .map(([first, length, asRange, space]) => {
+    const last = Math.min(MAX_SPEC_PAGE, first + length);
+    const text = asRange || last !== first ? `${space}${first}${space}-${space}${last}${space}` : `${space}${first}${space}`;
+    return { text, first, last: asRange || last !== first ? last : first };
+  });
 
 describe('expandPageSpec', () => {
   it('turns 1-based pages and ranges into sorted, distinct, 0-based pages', () => {
@@ -60,26 +57,30 @@ describe('expandPageSpec', () => {
   });
 
   it('expands any list of pages and ranges to exactly their union', () => {
-    fc.assert(fc.property(fc.array(item, { minLength: 1, maxLength: 30 }), (items) => {
-      const union = new Set<number>();
-      for (const { first, last } of items) for (let page = first; page <= last; page++) union.add(page - 1);
-      expect(pagesOf(items.map((i) => i.text).join(','))).toEqual([...union].sort((a, b) => a - b));
-    }));
+    fc.assert(
+      fc.property(fc.array(item, { minLength: 1, maxLength: 30 }), (items) => {
+        const union = new Set<number>();
+        for (const { first, last } of items) for (let page = first; page <= last; page++) union.add(page - 1);
+        expect(pagesOf(items.map((i) => i.text).join(','))).toEqual([...union].sort((a, b) => a - b));
+      }),
+    );
   });
 
   it('never throws, and whatever it accepts is sorted, distinct and in range', () => {
-    fc.assert(fc.property(fc.string({ unit: fc.constantFrom(...'0123456789,- x'.split('')), maxLength: 40 }), (spec) => {
-      const result = expandPageSpec(spec);
-      if (!result.ok) {
-        expect(result.reason.length).toBeGreaterThan(0);
-        return;
-      }
-      result.pages.forEach((page, i) => {
-        expect(page).toBeGreaterThanOrEqual(0);
-        expect(page).toBeLessThan(MAX_SPEC_PAGE);
-        if (i > 0) expect(page).toBeGreaterThan(result.pages[i - 1] as number);
-      });
-    }));
+    fc.assert(
+      fc.property(fc.string({ unit: fc.constantFrom(...'0123456789,- x'.split('')), maxLength: 40 }), (spec) => {
+        const result = expandPageSpec(spec);
+        if (!result.ok) {
+          expect(result.reason.length).toBeGreaterThan(0);
+          return;
+        }
+        result.pages.forEach((page, i) => {
+          expect(page).toBeGreaterThanOrEqual(0);
+          expect(page).toBeLessThan(MAX_SPEC_PAGE);
+          if (i > 0) expect(page).toBeGreaterThan(result.pages[i - 1] as number);
+        });
+      }),
+    );
   });
 
   it('costs no more for a spec repeating a huge range than for the range once', () => {
@@ -100,8 +101,10 @@ describe('formatPageSpec', () => {
   });
 
   it('round-trips: expand(format(pages)) is the pages, sorted and distinct', () => {
-    fc.assert(fc.property(fc.array(fc.integer({ min: 0, max: MAX_SPEC_PAGE - 1 }), { maxLength: 200 }), (pages) => {
-      expect(pagesOf(formatPageSpec(pages))).toEqual([...new Set(pages)].sort((a, b) => a - b));
-    }));
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: MAX_SPEC_PAGE - 1 }), { maxLength: 200 }), (pages) => {
+        expect(pagesOf(formatPageSpec(pages))).toEqual([...new Set(pages)].sort((a, b) => a - b));
+      }),
+    );
   });
 });

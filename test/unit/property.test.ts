@@ -24,61 +24,98 @@ function instantOf(canonical: string): bigint {
 
 describe('normalization properties', () => {
   it('cleanString: never NUL, always well-formed, idempotent, and the identity on clean text', () => {
-    const anyText = fc.array(fc.oneof(text(10), fc.constantFrom('\u0000', '\ud800', '\udfff', '\ud83d')), { maxLength: 8 }).map((parts) => parts.join(''));
-    fc.assert(fc.property(anyText, (s) => {
-      const clean = cleanString(s);
-      expect(clean.includes('\u0000')).toBe(false);
-      expect(clean.isWellFormed()).toBe(true);
-      expect(cleanString(clean)).toBe(clean);
-      if (!s.includes('\u0000') && s.isWellFormed()) expect(clean).toBe(s);
-    }), { numRuns: RUNS });
+    const anyText = fc
+      .array(fc.oneof(text(10), fc.constantFrom('\u0000', '\ud800', '\udfff', '\ud83d')), { maxLength: 8 })
+      .map((parts) => parts.join(''));
+    fc.assert(
+      fc.property(anyText, (s) => {
+        const clean = cleanString(s);
+        expect(clean.includes('\u0000')).toBe(false);
+        expect(clean.isWellFormed()).toBe(true);
+        expect(cleanString(clean)).toBe(clean);
+        if (!s.includes('\u0000') && s.isWellFormed()) expect(clean).toBe(s);
+      }),
+      { numRuns: RUNS },
+    );
   });
 
   it('normalizeTimestamp keeps the instant to the microsecond, in every form, and is idempotent', () => {
-    fc.assert(fc.property(timestamp, ({ text: input, micros }) => {
-      const canonical = normalizeTimestamp(input);
-      expect(instantOf(canonical)).toBe(micros);
-      expect(normalizeTimestamp(canonical)).toBe(canonical);
-    }), { numRuns: RUNS });
+    fc.assert(
+      fc.property(timestamp, ({ text: input, micros }) => {
+        const canonical = normalizeTimestamp(input);
+        expect(instantOf(canonical)).toBe(micros);
+        expect(normalizeTimestamp(canonical)).toBe(canonical);
+      }),
+      { numRuns: RUNS },
+    );
   });
 
   it('every valid item normalizes: columns, ordered rules, parsing settings and raw equal the item, NUL aside', () => {
-    fc.assert(fc.property(job(ctx.projectId, 'job-'), ({ item, times }) => {
-      const result = normalizeV1Item(item, ctx);
-      if (!result.ok) throw new Error(`rejected: ${result.reject.reason}`);
-      const expected = withoutNul(item) as Record<string, unknown>;
-      const { job: row, rules, parsing } = result.value;
-      expect(row.raw).toEqual(expected);
-      expect(row).toMatchObject({
-        id: expected.id, projectId: ctx.projectId, userId: expected.user_id, status: expected.status,
-        outcome: expectedOutcome(expected.status as string), mode: expected.mode ?? null,
-        errorMessage: expected.error_message ?? null, jobRecordId: expected.job_record_id ?? null,
-      });
-      for (const [key, column] of [['created_at', 'createdAt'], ['updated_at', 'updatedAt'], ['effective_at', 'effectiveAt']] as const) {
-        const value = row[column];
-        expect(value === null || value === undefined ? null : instantOf(value)).toBe(times[key] ?? null);
-      }
-      expect(rules.map((r) => [r.position, r.type, r.description]))
-        .toEqual((expected.rules as { type: string; description: string }[]).map((r, i) => [i, r.type, r.description]));
-      const pc = expected.parsing_configuration as Record<string, unknown> | null | undefined;
-      expect(parsing).toEqual(pc == null ? undefined : {
-        jobId: expected.id, lang: pc.lang ?? null, maxPages: pc.max_pages ?? null, targetPages: pc.target_pages ?? null, targetPagesSpec: null,
-      });
-    }), { numRuns: RUNS });
+    fc.assert(
+      fc.property(job(ctx.projectId, 'job-'), ({ item, times }) => {
+        const result = normalizeV1Item(item, ctx);
+        if (!result.ok) throw new Error(`rejected: ${result.reject.reason}`);
+        const expected = withoutNul(item) as Record<string, unknown>;
+        const { job: row, rules, parsing } = result.value;
+        expect(row.raw).toEqual(expected);
+        expect(row).toMatchObject({
+          id: expected.id,
+          projectId: ctx.projectId,
+          userId: expected.user_id,
+          status: expected.status,
+          outcome: expectedOutcome(expected.status as string),
+          mode: expected.mode ?? null,
+          errorMessage: expected.error_message ?? null,
+          jobRecordId: expected.job_record_id ?? null,
+        });
+        for (const [key, column] of [
+          ['created_at', 'createdAt'],
+          ['updated_at', 'updatedAt'],
+          ['effective_at', 'effectiveAt'],
+        ] as const) {
+          const value = row[column];
+          expect(value === null || value === undefined ? null : instantOf(value)).toBe(times[key] ?? null);
+        }
+        expect(rules.map((r) => [r.position, r.type, r.description])).toEqual(
+          (expected.rules as { type: string; description: string }[]).map((r, i) => [i, r.type, r.description]),
+        );
+        const pc = expected.parsing_configuration as Record<string, unknown> | null | undefined;
+        expect(parsing).toEqual(
+          pc == null
+            ? undefined
+            : {
+                jobId: expected.id,
+                lang: pc.lang ?? null,
+                maxPages: pc.max_pages ?? null,
+                targetPages: pc.target_pages ?? null,
+                targetPagesSpec: null,
+              },
+        );
+      }),
+      { numRuns: RUNS },
+    );
   });
 
   it('a page keeps one job per id, the last sighting, and loses no item: each is a job or a reject', () => {
-    const page = fc.array(fc.oneof(
-      job(ctx.projectId, 'p-').map((g) => g.item),
-      fc.jsonValue({ maxDepth: 2 }),
-    ), { maxLength: 12 }).chain((items) => fc.shuffledSubarray(items).map((dupes) => [...items, ...dupes]));
-    fc.assert(fc.property(page, (items) => {
-      const { jobs, rejects } = normalizePage(items, ctx);
-      const valid = items.filter((i) => normalizeV1Item(i, ctx).ok) as Record<string, unknown>[];
-      expect(rejects).toHaveLength(items.length - valid.length);
-      const lastById = new Map(valid.map((i) => [cleanString(String(i.id)), cleanJson(i)]));
-      expect(new Map(jobs.map((j) => [j.job.id, j.job.raw]))).toEqual(lastById);
-    }), { numRuns: RUNS / 3 });
+    const page = fc
+      .array(
+        fc.oneof(
+          job(ctx.projectId, 'p-').map((g) => g.item),
+          fc.jsonValue({ maxDepth: 2 }),
+        ),
+        { maxLength: 12 },
+      )
+      .chain((items) => fc.shuffledSubarray(items).map((dupes) => [...items, ...dupes]));
+    fc.assert(
+      fc.property(page, (items) => {
+        const { jobs, rejects } = normalizePage(items, ctx);
+        const valid = items.filter((i) => normalizeV1Item(i, ctx).ok) as Record<string, unknown>[];
+        expect(rejects).toHaveLength(items.length - valid.length);
+        const lastById = new Map(valid.map((i) => [cleanString(String(i.id)), cleanJson(i)]));
+        expect(new Map(jobs.map((j) => [j.job.id, j.job.raw]))).toEqual(lastById);
+      }),
+      { numRuns: RUNS / 3 },
+    );
     report('property-normalize', { properties: 4, runs: RUNS * 3 + RUNS / 3, failures: 0 });
   });
 });

@@ -45,7 +45,10 @@ describe('figures for people', () => {
   });
 
   it('lists every UTC day of the window, both ends included', () => {
-    expect(windowDays({ since: '2026-11-27T18:30:00.000Z', until: '2026-11-29T18:30:00.000Z' }))
-      .toEqual(['2026-11-27', '2026-11-28', '2026-11-29']);
+    expect(windowDays({ since: '2026-11-27T18:30:00.000Z', until: '2026-11-29T18:30:00.000Z' })).toEqual([
+      '2026-11-27',
+      '2026-11-28',
+      '2026-11-29',
+    ]);
   });
 });

@@ -17,7 +17,7 @@ describe('seedProjectJobs data options', () => {
     expect(seedProjectJobs(P, 500, { now: NOW, withoutCreatedAtShare: 0.1 })).toEqual(jobs);
   });
 
-  it('longErrorChars makes the first failed job\'s message exactly that long, starting as before', () => {
+  it("longErrorChars makes the first failed job's message exactly that long, starting as before", () => {
     const jobs = seedProjectJobs(P, 500, { now: NOW, longErrorChars: 200_000 });
     const index = plain.findIndex((j) => j.status === 'ERROR');
     const message = jobs[index]?.error_message ?? '';

@@ -2,14 +2,7 @@
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { runSimulatorCli } from '../../src/commands/simulator.ts';
-import {
-  simProjectId,
-  startSimulator,
-  V2_STATUSES,
-  type Simulator,
-  type SimulatorOptions,
-  type V2Job,
-} from '../../src/simulator/index.ts';
+import { simProjectId, startSimulator, V2_STATUSES, type Simulator, type SimulatorOptions, type V2Job } from '../../src/simulator/index.ts';
 
 const NOW = Date.UTC(2026, 2, 1);
 const DAY = 86_400_000;
@@ -65,9 +58,14 @@ describe('v2 list', () => {
     expect(items).toEqual(sim.jobsV2(A));
     expect(items.map((j) => j.id)).toEqual(sim.jobs(A).map((j) => j.id));
     for (const job of items) {
-      expect(job).toMatchObject({ project_id: A, file_input: expect.any(String) as string, configuration: { rules: expect.any(Array) as unknown[], mode: 'FAST' } });
+      expect(job).toMatchObject({
+        project_id: A,
+        file_input: expect.any(String) as string,
+        configuration: { rules: expect.any(Array) as unknown[], mode: 'FAST' },
+      });
       expect(['url', 'file_id', 'parse_job_id']).toContain(job.document_input_type);
-      if (job.status === 'COMPLETED' && 'result' in job) expect(job.result).toMatchObject({ confidence: expect.any(Number) as number, reasoning: expect.any(String) as string });
+      if (job.status === 'COMPLETED' && 'result' in job)
+        expect(job.result).toMatchObject({ confidence: expect.any(Number) as number, reasoning: expect.any(String) as string });
       const spec = job.configuration.parsing_configuration?.target_pages;
       if (typeof spec === 'string') expect(spec).toMatch(/^\d+(-\d+)?(, ?\d+(-\d+)?)*$/);
     }
@@ -78,8 +76,13 @@ describe('v2 list', () => {
     const v1 = new Map(sim.jobs(A).map((j) => [j.id, j.status]));
     const pairs = new Set(sim.jobsV2(A).map((j) => `${v1.get(j.id)}→${j.status}`));
     expect([...pairs].sort()).toEqual([
-      'CANCELLED→CANCELLED', 'ERROR→FAILED', 'PARTIAL_SUCCESS→COMPLETED', 'PARTIAL_SUCCESS→RUNNING',
-      'PENDING→PENDING', 'PENDING→RUNNING', 'SUCCESS→COMPLETED',
+      'CANCELLED→CANCELLED',
+      'ERROR→FAILED',
+      'PARTIAL_SUCCESS→COMPLETED',
+      'PARTIAL_SUCCESS→RUNNING',
+      'PENDING→PENDING',
+      'PENDING→RUNNING',
+      'SUCCESS→COMPLETED',
     ]);
     expect(new Set(sim.jobsV2(A).map((j) => j.status))).toEqual(new Set(V2_STATUSES));
   });
@@ -90,7 +93,9 @@ describe('v2 list', () => {
     const res = await get(sim, V2, { project_id: A, page_size: 101 });
     expect(res.status).toBe(422);
     expect(await res.json()).toEqual({
-      detail: [expect.objectContaining({ loc: ['query', 'page_size'], type: 'less_than_equal', msg: 'Input should be less than or equal to 100' })],
+      detail: [
+        expect.objectContaining({ loc: ['query', 'page_size'], type: 'less_than_equal', msg: 'Input should be less than or equal to 100' }),
+      ],
     });
   });
 
@@ -107,7 +112,10 @@ describe('v2 list', () => {
     expect(before.map((j) => j.id)).toContain(withZone[20]?.id);
     expect(after.length + before.length).toBe(all.filter((j) => j.created_at).length + 1);
 
-    const window = await walkV2(sim, { created_at_on_or_after: new Date(NOW - 10 * DAY).toISOString(), created_at_on_or_before: new Date(NOW - 5 * DAY).toISOString() });
+    const window = await walkV2(sim, {
+      created_at_on_or_after: new Date(NOW - 10 * DAY).toISOString(),
+      created_at_on_or_before: new Date(NOW - 5 * DAY).toISOString(),
+    });
     expect(window.length).toBeGreaterThan(0);
     expect(window.every((j) => createdMs(j) >= NOW - 10 * DAY && createdMs(j) <= NOW - 5 * DAY)).toBe(true);
 
@@ -122,7 +130,10 @@ describe('v2 list', () => {
 
   it('answers 422 to a bad date-time or status', async () => {
     const sim = await start();
-    for (const [name, value] of [['created_at_on_or_after', 'yesterday'], ['status', 'SUCCESS']]) {
+    for (const [name, value] of [
+      ['created_at_on_or_after', 'yesterday'],
+      ['status', 'SUCCESS'],
+    ]) {
       const res = await get(sim, V2, { project_id: A, [name as string]: value });
       expect(res.status).toBe(422);
       expect(((await res.json()) as { detail: { loc: string[] }[] }).detail[0]?.loc).toEqual(['query', name]);
@@ -162,8 +173,11 @@ describe('upstream changes', () => {
 });
 
 describe('serving one API version', () => {
-  it('answers the other version\'s path with FastAPI\'s route 404', async () => {
-    for (const [apis, served, missing] of [[['v1'], V1, V2], [['v2'], V2, V1]] as const) {
+  it("answers the other version's path with FastAPI's route 404", async () => {
+    for (const [apis, served, missing] of [
+      [['v1'], V1, V2],
+      [['v2'], V2, V1],
+    ] as const) {
       const sim = await start({ apis: [...apis] });
       expect((await get(sim, served, { project_id: A })).status).toBe(200);
       const res = await get(sim, missing, { project_id: A });

@@ -78,7 +78,12 @@ describe('paging', () => {
   });
 
   it('issues opaque tokens that cannot be forged or moved to another project', async () => {
-    const sim = await start({ projects: [{ id: A, jobs: 30 }, { id: B, jobs: 30 }] });
+    const sim = await start({
+      projects: [
+        { id: A, jobs: 30 },
+        { id: B, jobs: 30 },
+      ],
+    });
     const first = await page(sim, { project_id: A, page_size: 5 });
     const token = first.next_page_token ?? '';
     expect(token).not.toMatch(/^\d+$/);
@@ -126,12 +131,21 @@ describe('paging', () => {
 
 describe('errors', () => {
   it('answers 401 without a key or with a key the project does not accept', async () => {
-    const sim = await start({ projects: [{ id: A, jobs: 3 }, { id: B, jobs: 3, apiKey: 'key-b' }] });
+    const sim = await start({
+      projects: [
+        { id: A, jobs: 3 },
+        { id: B, jobs: 3, apiKey: 'key-b' },
+      ],
+    });
     const missing = await list(sim, { project_id: A }, null);
     expect(missing.status).toBe(401);
     expect(await missing.json()).toEqual({ detail: 'Not authenticated' });
 
-    for (const [projectId, key] of [[A, 'wrong'], [A, 'key-b'], [B, sim.apiKey]] as const) {
+    for (const [projectId, key] of [
+      [A, 'wrong'],
+      [A, 'key-b'],
+      [B, sim.apiKey],
+    ] as const) {
       const res = await list(sim, { project_id: projectId }, key);
       expect(res.status).toBe(401);
       expect(await res.json()).toEqual({ detail: 'Invalid authentication token' });
@@ -140,12 +154,20 @@ describe('errors', () => {
   });
 
   it('echoAuthorization: 4xx details end with the Authorization header received (a 200 and a 422 list are left alone)', async () => {
-    const sim = await start({ projects: [{ id: A, jobs: 3 }, { id: B, jobs: 3, access: 'forbidden' }], echoAuthorization: true });
+    const sim = await start({
+      projects: [
+        { id: A, jobs: 3 },
+        { id: B, jobs: 3, access: 'forbidden' },
+      ],
+      echoAuthorization: true,
+    });
     const wrong = await list(sim, { project_id: A }, 'llx-wrong');
     expect(wrong.status).toBe(401);
     expect(wrong.headers.get('www-authenticate')).toBe('Bearer');
     expect(await wrong.json()).toEqual({ detail: 'Invalid authentication token; Authorization: Bearer llx-wrong' });
-    expect(await (await list(sim, { project_id: B })).json()).toEqual({ detail: `You do not have access to this project; Authorization: Bearer ${sim.apiKey}` });
+    expect(await (await list(sim, { project_id: B })).json()).toEqual({
+      detail: `You do not have access to this project; Authorization: Bearer ${sim.apiKey}`,
+    });
     expect(await (await list(sim, { project_id: A }, null)).json()).toEqual({ detail: 'Not authenticated; Authorization: (none)' });
     expect((await list(sim, { project_id: A })).status).toBe(200);
     const invalid = await list(sim, { project_id: A, page_size: 'x' });
@@ -155,7 +177,10 @@ describe('errors', () => {
 
   it('answers 403/404 for projects the key may not read, and 404 for other paths', async () => {
     const sim = await start({
-      projects: [{ id: A, jobs: 3, access: 'forbidden' }, { id: B, jobs: 3, access: 'not_found' }],
+      projects: [
+        { id: A, jobs: 3, access: 'forbidden' },
+        { id: B, jobs: 3, access: 'not_found' },
+      ],
     });
     const forbidden = await list(sim, { project_id: A });
     expect(forbidden.status).toBe(403);
@@ -182,7 +207,11 @@ describe('errors', () => {
       const res = await list(sim, query);
       expect(res.status).toBe(422);
       const body = (await res.json()) as { detail: { loc: string[]; msg: string; type: string }[] };
-      expect(body.detail[0]).toMatchObject({ loc: ['query', field], msg: expect.any(String) as string, type: expect.any(String) as string });
+      expect(body.detail[0]).toMatchObject({
+        loc: ['query', field],
+        msg: expect.any(String) as string,
+        type: expect.any(String) as string,
+      });
     }
   });
 });
@@ -353,7 +382,13 @@ describe('faults', () => {
   });
 
   it('strikes before auth, honours per-project overrides, and can be switched off', async () => {
-    const sim = await start({ projects: [{ id: A, jobs: 5 }, { id: B, jobs: 5, faults: { rate: 0 } }], faults: { rate: 1, kinds: ['503'] } });
+    const sim = await start({
+      projects: [
+        { id: A, jobs: 5 },
+        { id: B, jobs: 5, faults: { rate: 0 } },
+      ],
+      faults: { rate: 1, kinds: ['503'] },
+    });
     expect((await list(sim, { project_id: A }, null)).status).toBe(503);
     expect((await list(sim, { project_id: B })).status).toBe(200);
     sim.setFaults(undefined);
@@ -378,7 +413,12 @@ describe('faults', () => {
 
 describe('redirects', () => {
   it('redirects list requests to another origin with their path and query, per project or for all', async () => {
-    const sim = await start({ projects: [{ id: A, jobs: 5 }, { id: B, jobs: 5 }] });
+    const sim = await start({
+      projects: [
+        { id: A, jobs: 5 },
+        { id: B, jobs: 5 },
+      ],
+    });
     sim.setRedirect({ status: 308, to: 'http://other.example/base/' }, A);
     const moved = await list(sim, { project_id: A, page_size: 2 }, sim.apiKey, { redirect: 'manual' });
     expect(moved.status).toBe(308);

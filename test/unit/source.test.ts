@@ -2,15 +2,35 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiError, extractDetail, getJson, isRetryableStatus, MAX_REDIRECTS, parseRetryAfter, redirectTarget } from '../../src/source/http.ts';
+import {
+  ApiError,
+  extractDetail,
+  getJson,
+  isRetryableStatus,
+  MAX_REDIRECTS,
+  parseRetryAfter,
+  redirectTarget,
+} from '../../src/source/http.ts';
 import { itemLimit, parsePage, type Page } from '../../src/source/page.ts';
 import { MAX_PAGE_TOKEN_CHARS, pages, tokenDigest, WalkError } from '../../src/source/pages.ts';
 import { withRetry } from '../../src/source/retry.ts';
 import { jobIdBatches } from '../../src/source/v2.ts';
 
 describe('retry classification', () => {
-  it.each([[408, true], [409, true], [429, true], [500, true], [502, true], [503, true], [599, true],
-    [400, false], [401, false], [403, false], [404, false], [422, false]])('HTTP %i retryable: %s', (status, retryable) => {
+  it.each([
+    [408, true],
+    [409, true],
+    [429, true],
+    [500, true],
+    [502, true],
+    [503, true],
+    [599, true],
+    [400, false],
+    [401, false],
+    [403, false],
+    [404, false],
+    [422, false],
+  ])('HTTP %i retryable: %s', (status, retryable) => {
     expect(isRetryableStatus(status)).toBe(retryable);
   });
 
@@ -39,30 +59,38 @@ describe('retry classification', () => {
   it('retries retryable errors until success, and reports each retry', async () => {
     let calls = 0;
     const seen: (number | undefined)[] = [];
-    const value = await withRetry(() => {
-      calls += 1;
-      if (calls < 3) return Promise.reject(new ApiError('busy', 'http', 503, 'busy', true, 1));
-      return Promise.resolve('ok');
-    }, fast, { onRetry: (e) => seen.push(e.error.status) });
+    const value = await withRetry(
+      () => {
+        calls += 1;
+        if (calls < 3) return Promise.reject(new ApiError('busy', 'http', 503, 'busy', true, 1));
+        return Promise.resolve('ok');
+      },
+      fast,
+      { onRetry: (e) => seen.push(e.error.status) },
+    );
     expect(value).toBe('ok');
     expect(seen).toEqual([503, 503]);
   });
 
   it('fails at once on a permanent error', async () => {
     let calls = 0;
-    await expect(withRetry(() => {
-      calls += 1;
-      return Promise.reject(new ApiError('no', 'http', 401, 'Not authenticated', false));
-    }, fast)).rejects.toMatchObject({ status: 401 });
+    await expect(
+      withRetry(() => {
+        calls += 1;
+        return Promise.reject(new ApiError('no', 'http', 401, 'Not authenticated', false));
+      }, fast),
+    ).rejects.toMatchObject({ status: 401 });
     expect(calls).toBe(1);
   });
 
   it('gives up after the retry budget', async () => {
     let calls = 0;
-    await expect(withRetry(() => {
-      calls += 1;
-      return Promise.reject(new ApiError('down', 'http', 500, undefined, true));
-    }, fast)).rejects.toMatchObject({ status: 500 });
+    await expect(
+      withRetry(() => {
+        calls += 1;
+        return Promise.reject(new ApiError('down', 'http', 500, undefined, true));
+      }, fast),
+    ).rejects.toMatchObject({ status: 500 });
     expect(calls).toBe(4);
   });
 });
@@ -81,9 +109,13 @@ describe('parsePage', () => {
 
   it('refuses a page with more items than asked for, as retryable; exactly as many is a page', () => {
     expect(parsePage({ items: [1, 2, 3] }, 3).items).toHaveLength(3);
-    expect(() => parsePage({ items: [1, 2, 3, 4] }, 3)).toThrow(expect.objectContaining({
-      kind: 'invalid-body', retryable: true, message: 'HTTP 200 with more items than the 3 asked for (page_size)',
-    }));
+    expect(() => parsePage({ items: [1, 2, 3, 4] }, 3)).toThrow(
+      expect.objectContaining({
+        kind: 'invalid-body',
+        retryable: true,
+        message: 'HTTP 200 with more items than the 3 asked for (page_size)',
+      }),
+    );
   });
 });
 
@@ -125,15 +157,20 @@ describe('itemLimit (counting items before the body is parsed)', () => {
   });
 
   it('agrees with JSON.parse on any JSON items and keys, cut anywhere', () => {
-    fc.assert(fc.property(
-      fc.array(fc.jsonValue(), { maxLength: 12 }), fc.dictionary(fc.string(), fc.jsonValue(), { maxKeys: 3 }), fc.integer({ min: 1, max: 64 }),
-      (items, extra, size) => {
-        const body = JSON.stringify({ ...extra, items });
-        const n = (JSON.parse(body) as { items: unknown[] }).items.length;
-        expect(accepts(body, n, size)).toBe(true);
-        if (n > 0) expect(accepts(body, n - 1, size)).toBe(false);
-      },
-    ), { numRuns: 300 });
+    fc.assert(
+      fc.property(
+        fc.array(fc.jsonValue(), { maxLength: 12 }),
+        fc.dictionary(fc.string(), fc.jsonValue(), { maxKeys: 3 }),
+        fc.integer({ min: 1, max: 64 }),
+        (items, extra, size) => {
+          const body = JSON.stringify({ ...extra, items });
+          const n = (JSON.parse(body) as { items: unknown[] }).items.length;
+          expect(accepts(body, n, size)).toBe(true);
+          if (n > 0) expect(accepts(body, n - 1, size)).toBe(false);
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 
   it('refuses early: the bytes after the first extra item are never needed', () => {
@@ -149,13 +186,19 @@ describe('pages (the walk)', () => {
     const chain: Record<string, string | undefined> = { start: 'a', a: 'b', b: undefined };
     const walked = [];
     for await (const p of pages((t) => Promise.resolve(page(chain[t ?? 'start'])), { maxPages: 10 })) walked.push([p.number, p.token]);
-    expect(walked).toEqual([[1, undefined], [2, 'a'], [3, 'b']]);
+    expect(walked).toEqual([
+      [1, undefined],
+      [2, 'a'],
+      [3, 'b'],
+    ]);
   });
 
   it('stops a token loop with an error instead of walking forever', async () => {
     const chain: Record<string, string> = { start: 'a', a: 'b', b: 'a' };
     const walk = async () => {
-      for await (const _ of pages((t) => Promise.resolve(page(chain[t ?? 'start'])), { maxPages: 1000 })) { /* consume */ }
+      for await (const _ of pages((t) => Promise.resolve(page(chain[t ?? 'start'])), { maxPages: 1000 })) {
+        /* consume */
+      }
     };
     await expect(walk()).rejects.toThrow(WalkError);
     await expect(walk()).rejects.toThrow(/twice/);
@@ -178,23 +221,33 @@ describe('pages (the walk)', () => {
   it('refuses a page token longer than MAX_PAGE_TOKEN_CHARS before storing its page', async () => {
     const walked: number[] = [];
     const walk = async () => {
-      for await (const p of pages(() => Promise.resolve(page('t'.repeat(MAX_PAGE_TOKEN_CHARS + 1))), { maxPages: 10 })) walked.push(p.number);
+      for await (const p of pages(() => Promise.resolve(page('t'.repeat(MAX_PAGE_TOKEN_CHARS + 1))), { maxPages: 10 }))
+        walked.push(p.number);
     };
-    await expect(walk()).rejects.toThrow(`the API returned a page token of ${MAX_PAGE_TOKEN_CHARS + 1} characters (more than ${MAX_PAGE_TOKEN_CHARS})`);
+    await expect(walk()).rejects.toThrow(
+      `the API returned a page token of ${MAX_PAGE_TOKEN_CHARS + 1} characters (more than ${MAX_PAGE_TOKEN_CHARS})`,
+    );
     expect(walked).toEqual([]);
   });
 
   it('stops a runaway walk at maxPages', async () => {
     let n = 0;
     const walk = async () => {
-      for await (const _ of pages(() => Promise.resolve(page(`t${n++}`)), { maxPages: 5 })) { /* consume */ }
+      for await (const _ of pages(() => Promise.resolve(page(`t${n++}`)), { maxPages: 5 })) {
+        /* consume */
+      }
     };
     await expect(walk()).rejects.toThrow(/more than 5 pages/);
   });
 
   it('resumes from a saved token, counting pages on from before', async () => {
     const numbers = [];
-    for await (const p of pages((t) => Promise.resolve(page(t === 'x' ? undefined : 'x')), { startToken: 's', pagesBefore: 4, maxPages: 10 })) numbers.push(p.number);
+    for await (const p of pages((t) => Promise.resolve(page(t === 'x' ? undefined : 'x')), {
+      startToken: 's',
+      pagesBefore: 4,
+      maxPages: 10,
+    }))
+      numbers.push(p.number);
     expect(numbers).toEqual([5, 6]);
   });
 });
@@ -223,7 +276,9 @@ describe('redirectTarget (which redirects are followed)', () => {
       thrown = error;
     }
     expect(thrown).toMatchObject({ kind: 'redirect', status: 302, retryable: false });
-    expect((thrown as Error).message).toBe(`the API redirected to another origin (${shown}): refusing to follow; check LLAMA_CLOUD_BASE_URL`);
+    expect((thrown as Error).message).toBe(
+      `the API redirected to another origin (${shown}): refusing to follow; check LLAMA_CLOUD_BASE_URL`,
+    );
   });
 
   it('refuses a redirect without a Location', () => {
@@ -266,12 +321,15 @@ describe('getJson', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
-  afterAll(() => new Promise<void>((resolve) => {
-    server.closeAllConnections();
-    other.closeAllConnections();
-    other.close();
-    server.close(() => resolve());
-  }));
+  afterAll(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        other.closeAllConnections();
+        other.close();
+        server.close(() => resolve());
+      }),
+  );
   const opts = { apiKey: 'secret-key', timeoutMs: 2000, maxBytes: 1 << 20 };
 
   it.each([301, 302, 303, 307, 308])('follows a same-origin %i, keeping the key', async (status) => {
@@ -280,17 +338,26 @@ describe('getJson', () => {
 
   it('refuses a cross-origin redirect without asking the other origin', async () => {
     await expect(getJson(new URL(`${base}/away`), opts)).rejects.toMatchObject({
-      kind: 'redirect', retryable: false, message: `the API redirected to another origin (${otherBase}): refusing to follow; check LLAMA_CLOUD_BASE_URL`,
+      kind: 'redirect',
+      retryable: false,
+      message: `the API redirected to another origin (${otherBase}): refusing to follow; check LLAMA_CLOUD_BASE_URL`,
     });
     expect(otherRequests).toBe(0);
   });
 
   it(`stops a redirect loop after ${MAX_REDIRECTS} hops`, async () => {
-    await expect(getJson(new URL(`${base}/loop/0`), opts)).rejects.toMatchObject({ kind: 'redirect', retryable: false, message: /more than 5 redirects/ });
+    await expect(getJson(new URL(`${base}/loop/0`), opts)).rejects.toMatchObject({
+      kind: 'redirect',
+      retryable: false,
+      message: /more than 5 redirects/,
+    });
   });
 
   it('hands each chunk to the inspector, which may refuse the body', async () => {
-    await expect(getJson(new URL(`${base}/big`), { ...opts, inspect: itemLimit(10) })).rejects.toMatchObject({ kind: 'invalid-body', retryable: true });
+    await expect(getJson(new URL(`${base}/big`), { ...opts, inspect: itemLimit(10) })).rejects.toMatchObject({
+      kind: 'invalid-body',
+      retryable: true,
+    });
   });
 
   it('sends the key as a Bearer token', async () => {
@@ -298,11 +365,19 @@ describe('getJson', () => {
   });
 
   it('turns an HTTP error into an ApiError with status, detail and Retry-After', async () => {
-    await expect(getJson(new URL(`${base}/x`), opts)).rejects.toMatchObject({ status: 429, detail: 'slow down', retryable: true, retryAfterMs: 3000 });
+    await expect(getJson(new URL(`${base}/x`), opts)).rejects.toMatchObject({
+      status: 429,
+      detail: 'slow down',
+      retryable: true,
+      retryAfterMs: 3000,
+    });
   });
 
   it('refuses a body over the size cap, without retrying', async () => {
-    await expect(getJson(new URL(`${base}/big`), { ...opts, maxBytes: 4096 })).rejects.toMatchObject({ kind: 'too-large', retryable: false });
+    await expect(getJson(new URL(`${base}/big`), { ...opts, maxBytes: 4096 })).rejects.toMatchObject({
+      kind: 'too-large',
+      retryable: false,
+    });
   });
 
   it('times out a slow response as retryable', async () => {
