@@ -72,9 +72,9 @@ function dailyChart(report: Report, projectId: string): Raw {
   const y = (v: number) => top + plotH - (v / yMax) * plotH;
 
   const grid = [0, yMax / 2, yMax].map(
-    (v) =>
-      html` <line x1="${left}" x2="${width - right}" y1="${num(y(v))}" y2="${num(y(v))}" class="grid" />
-        <text x="${left - 6}" y="${num(y(v)) + 4}" class="axis" text-anchor="end">${Number.isInteger(v) ? count(v) : v.toFixed(1)}</text>`,
+    (v) => html`
+    <line x1="${left}" x2="${width - right}" y1="${num(y(v))}" y2="${num(y(v))}" class="grid"/>
+    <text x="${left - 6}" y="${num(y(v)) + 4}" class="axis" text-anchor="end">${Number.isInteger(v) ? count(v) : v.toFixed(1)}</text>`,
   );
   const labelEvery = Math.ceil(series.length / 12);
   const bars = series.map((d, i) => {
@@ -84,7 +84,7 @@ function dailyChart(report: Report, projectId: string): Raw {
       const y0 = y(base);
       base += d[o];
       const y1 = y(base);
-      return html`<rect x="${num(x)}" y="${num(y1)}" width="${num(barW)}" height="${num(Math.max(0.5, y0 - y1))}" fill="${COLORS[o]}" />`;
+      return html`<rect x="${num(x)}" y="${num(y1)}" width="${num(barW)}" height="${num(Math.max(0.5, y0 - y1))}" fill="${COLORS[o]}"/>`;
     });
     const tip =
       d.jobs === 0
@@ -96,9 +96,7 @@ function dailyChart(report: Report, projectId: string): Raw {
       i % labelEvery === 0
         ? html`<text x="${num(left + i * band + band / 2)}" y="${height - 8}" class="axis" text-anchor="middle">${shortDay(d.day)}</text>`
         : '';
-    return html`<g
-        ><title>${tip}</title><rect x="${num(left + i * band)}" y="${top}" width="${num(band)}" height="${plotH}" class="hit" />${rects}</g
-      >${label}`;
+    return html`<g><title>${tip}</title><rect x="${num(left + i * band)}" y="${top}" width="${num(band)}" height="${plotH}" class="hit"/>${rects}</g>${label}`;
   });
   return html`<svg viewBox="0 0 ${width} ${height}" role="img" aria-label="${`Daily outcomes of ${projectLabel(report, projectId)}`}">
     ${grid}${bars}
@@ -113,18 +111,13 @@ function shareBar(o: OutcomeFigures): Raw {
     .filter((name) => o[name] > 0)
     .map(
       (name) =>
-        html`<span
-          style="${`width:${((o[name] / o.jobs) * 100).toFixed(2)}%;background:${COLORS[name]}`}"
-          title="${`${count(o[name])} ${OUTCOME_LABELS[name]}`}"
-        ></span>`,
+        html`<span style="${`width:${((o[name] / o.jobs) * 100).toFixed(2)}%;background:${COLORS[name]}`}" title="${`${count(o[name])} ${OUTCOME_LABELS[name]}`}"></span>`,
     );
   return html`<div class="sharebar">${parts}</div>`;
 }
 
 function legend(): Raw {
-  return html`<ul class="legend">
-    ${OUTCOMES.map((o) => html`<li><i style="${`background:${COLORS[o]}`}"></i>${OUTCOME_LABELS[o]}</li>`)}
-  </ul>`;
+  return html`<ul class="legend">${OUTCOMES.map((o) => html`<li><i style="${`background:${COLORS[o]}`}"></i>${OUTCOME_LABELS[o]}</li>`)}</ul>`;
 }
 
 function freshnessLine(f: FreshnessRow | undefined): Raw {
@@ -140,9 +133,7 @@ function statusBadge(status: string | null): Raw {
 
 function outcomeBadge(outcome: string): Raw {
   const color = COLORS[outcome as OutcomeName] ?? '#495057';
-  return html`<span class="badge" style="${`color:${color};border-color:${color}`}"
-    >${OUTCOME_LABELS[outcome as OutcomeName] ?? outcome}</span
-  >`;
+  return html`<span class="badge" style="${`color:${color};border-color:${color}`}">${OUTCOME_LABELS[outcome as OutcomeName] ?? outcome}</span>`;
 }
 
 const STYLE = `
@@ -197,216 +188,103 @@ export function renderHtml(report: Report): string {
   const idNote = (id: string) => (label(id) === id ? '' : html`<code class="id">${id}</code>`);
   const fresh = new Map(report.freshness.map((f) => [f.project_id, f]));
   const summary = report.outcomes.map(
-    (o) =>
-      html` <div class="card">
-        <h3 title="${o.project_id}">${label(o.project_id)}</h3>
-        <div class="${(o.failure_rate ?? 0) >= 0.1 ? 'big bad' : 'big'}">${percent(o.failure_rate)}</div>
-        <div class="sub">
-          failure rate · ${count(o.jobs)} jobs · p50 ${duration(o.p50_duration_seconds)} · p95 ${duration(o.p95_duration_seconds)}
-        </div>
-        ${shareBar(o)}
-        <div class="sub">${freshnessLine(fresh.get(o.project_id))}</div>
-      </div>`,
+    (o) => html`
+    <div class="card">
+      <h3 title="${o.project_id}">${label(o.project_id)}</h3>
+      <div class="${(o.failure_rate ?? 0) >= 0.1 ? 'big bad' : 'big'}">${percent(o.failure_rate)}</div>
+      <div class="sub">failure rate · ${count(o.jobs)} jobs · p50 ${duration(o.p50_duration_seconds)} · p95 ${duration(o.p95_duration_seconds)}</div>
+      ${shareBar(o)}
+      <div class="sub">${freshnessLine(fresh.get(o.project_id))}</div>
+    </div>`,
   );
 
-  const outcomesTable = html`<div class="panel">
-    <table>
-      <thead>
-        <tr>
-          <th>project</th>
-          <th class="n">jobs</th>
-          ${OUTCOMES.map((o) => html`<th class="n">${OUTCOME_LABELS[o]}</th>`)}
-          <th class="n">failure rate</th>
-          <th class="n">p50 duration</th>
-          <th class="n">p95 duration</th>
-        </tr>
-      </thead>
-      <tbody>
-        ${report.outcomes.map(
-          (o) =>
-            html`<tr>
-              <td class="name" title="${o.project_id}">${label(o.project_id)}</td>
-              <td class="n">${count(o.jobs)}</td>
-              ${OUTCOMES.map((name) => html`<td class="n">${count(o[name])}</td>`)}
-              <td class="n">${percent(o.failure_rate)}</td>
-              <td class="n">${duration(o.p50_duration_seconds)}</td>
-              <td class="n">${duration(o.p95_duration_seconds)}</td>
-            </tr>`,
-        )}
-      </tbody>
-    </table>
-    <p class="note">
-      Failure rate = failed ÷ finished jobs (succeeded, failed, partial, cancelled). Durations are those of finished jobs, from creation to
-      last update.
-    </p>
-  </div>`;
+  const outcomesTable = html`<div class="panel"><table>
+    <thead><tr><th>project</th><th class="n">jobs</th>${OUTCOMES.map((o) => html`<th class="n">${OUTCOME_LABELS[o]}</th>`)}
+      <th class="n">failure rate</th><th class="n">p50 duration</th><th class="n">p95 duration</th></tr></thead>
+    <tbody>${report.outcomes.map(
+      (o) => html`<tr><td class="name" title="${o.project_id}">${label(o.project_id)}</td><td class="n">${count(o.jobs)}</td>
+      ${OUTCOMES.map((name) => html`<td class="n">${count(o[name])}</td>`)}
+      <td class="n">${percent(o.failure_rate)}</td><td class="n">${duration(o.p50_duration_seconds)}</td><td class="n">${duration(o.p95_duration_seconds)}</td></tr>`,
+    )}
+    </tbody></table>
+    <p class="note">Failure rate = failed ÷ finished jobs (succeeded, failed, partial, cancelled). Durations are those of finished jobs, from creation to last update.</p></div>`;
 
   const charts = report.projects.map(
-    (p) =>
-      html`<div class="panel">
-        <h3>${label(p.project_id)}</h3>
-        ${dailyChart(report, p.project_id)}
-      </div>`,
+    (p) => html`<div class="panel"><h3>${label(p.project_id)}</h3>${dailyChart(report, p.project_id)}</div>`,
   );
 
   const errorPanels = report.projects.map((p) => {
     const rows = report.top_errors.filter((e) => e.project_id === p.project_id);
-    return html`<div class="panel">
-      <h3>${label(p.project_id)}</h3>
-      ${
-        rows.length === 0
-          ? html`<p class="note">No error messages in the window.</p>`
-          : html`<table>
-              <thead>
-                <tr>
-                  <th class="n">#</th>
-                  <th>error</th>
-                  <th>outcome</th>
-                  <th class="n">jobs</th>
-                  <th>first seen</th>
-                  <th>last seen</th>
-                </tr>
-              </thead>
-              <tbody>
-                ${rows.map(
-                  (e) =>
-                    html`<tr>
-                      <td class="n">${e.rank}</td>
-                      <td class="wrap">
-                        <code>${e.error_pattern}</code
-                        >${e.example === e.error_pattern ? '' : html`<span class="example">e.g. ${truncate(e.example, 240)}</span>`}
-                      </td>
-                      <td>${outcomeBadge(e.outcome)}</td>
-                      <td class="n">${count(e.jobs)}</td>
-                      <td class="n">${when(e.first_seen)}</td>
-                      <td class="n">${when(e.last_seen)}</td>
-                    </tr>`,
-                )}
-              </tbody>
-            </table>`
-      }
-    </div>`;
+    return html`<div class="panel"><h3>${label(p.project_id)}</h3>${
+      rows.length === 0
+        ? html`<p class="note">No error messages in the window.</p>`
+        : html`<table>
+      <thead><tr><th class="n">#</th><th>error</th><th>outcome</th><th class="n">jobs</th><th>first seen</th><th>last seen</th></tr></thead>
+      <tbody>${rows.map(
+        (e) => html`<tr><td class="n">${e.rank}</td>
+        <td class="wrap"><code>${e.error_pattern}</code>${e.example === e.error_pattern ? '' : html`<span class="example">e.g. ${truncate(e.example, 240)}</span>`}</td>
+        <td>${outcomeBadge(e.outcome)}</td><td class="n">${count(e.jobs)}</td><td class="n">${when(e.first_seen)}</td><td class="n">${when(e.last_seen)}</td></tr>`,
+      )}
+      </tbody></table>`
+    }</div>`;
   });
 
   const rules = report.projects.map((p) => {
     const rows = report.rule_types.filter((r) => r.project_id === p.project_id);
-    return html`<div class="panel">
-      <h3>${label(p.project_id)}</h3>
-      ${
-        rows.length === 0
-          ? html`<p class="note">No jobs in the window.</p>`
-          : html`<table>
-              <thead>
-                <tr>
-                  <th>rule type</th>
-                  <th class="n">jobs</th>
-                  <th class="n">share of jobs</th>
-                  <th class="n">failed</th>
-                  <th class="n">failure rate</th>
-                </tr>
-              </thead>
-              <tbody>
-                ${rows.map(
-                  (r) =>
-                    html`<tr>
-                      <td class="wrap"><code>${r.rule_type}</code></td>
-                      <td class="n">${count(r.jobs)}</td>
-                      <td class="n">
-                        ${percent(r.share)}<span class="meter"><span style="${`width:${(r.share * 100).toFixed(1)}%`}"></span></span>
-                      </td>
-                      <td class="n">${count(r.failed)}</td>
-                      <td class="n">${percent(r.failure_rate)}</td>
-                    </tr>`,
-                )}
-              </tbody>
-            </table>`
-      }
-    </div>`;
+    return html`<div class="panel"><h3>${label(p.project_id)}</h3>${
+      rows.length === 0
+        ? html`<p class="note">No jobs in the window.</p>`
+        : html`<table>
+      <thead><tr><th>rule type</th><th class="n">jobs</th><th class="n">share of jobs</th><th class="n">failed</th><th class="n">failure rate</th></tr></thead>
+      <tbody>${rows.map(
+        (r) => html`<tr><td class="wrap"><code>${r.rule_type}</code></td><td class="n">${count(r.jobs)}</td>
+        <td class="n">${percent(r.share)}<span class="meter"><span style="${`width:${(r.share * 100).toFixed(1)}%`}"></span></span></td>
+        <td class="n">${count(r.failed)}</td><td class="n">${percent(r.failure_rate)}</td></tr>`,
+      )}
+      </tbody></table>`
+    }</div>`;
   });
 
-  const freshness = html`<div class="panel">
-    <table>
-      <thead>
-        <tr>
-          <th>project</th>
-          <th>last success</th>
-          <th class="n">age</th>
-          <th>last sync</th>
-          <th class="n">jobs stored</th>
-          <th>last error</th>
-        </tr>
-      </thead>
-      <tbody>
-        ${report.freshness.map(
-          (f) =>
-            html`<tr>
-              <td class="name">${label(f.project_id)}${idNote(f.project_id)}</td>
-              <td class="n">${when(f.last_success_at)}</td>
-              <td class="n">${f.age_seconds === null ? 'never' : duration(f.age_seconds)}</td>
-              <td>${statusBadge(f.last_status)} <span class="example">${when(f.last_sync_at)}</span></td>
-              <td class="n">${count(f.jobs_stored)}</td>
-              <td class="wrap">${f.last_error ?? ''}</td>
-            </tr>`,
-        )}
-      </tbody>
-    </table>
-  </div>`;
+  const freshness = html`<div class="panel"><table>
+    <thead><tr><th>project</th><th>last success</th><th class="n">age</th><th>last sync</th><th class="n">jobs stored</th><th>last error</th></tr></thead>
+    <tbody>${report.freshness.map(
+      (f) => html`<tr><td class="name">${label(f.project_id)}${idNote(f.project_id)}</td>
+      <td class="n">${when(f.last_success_at)}</td><td class="n">${f.age_seconds === null ? 'never' : duration(f.age_seconds)}</td>
+      <td>${statusBadge(f.last_status)} <span class="example">${when(f.last_sync_at)}</span></td>
+      <td class="n">${count(f.jobs_stored)}</td><td class="wrap">${f.last_error ?? ''}</td></tr>`,
+    )}
+    </tbody></table></div>`;
 
   const page = html`<!doctype html>
-    <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:" />
-        <title>Classify jobs report: ${windowLabel(report)}</title>
-        <style>
-          ${raw(STYLE)}
-        </style>
-      </head>
-      <body>
-        <main>
-          <header>
-            <h1>Classify jobs report</h1>
-            <p>
-              Jobs created in the ${windowLabel(report)} · ${report.projects.length} project${report.projects.length === 1 ? '' : 's'} ·
-              generated ${when(report.generated_at)}
-            </p>
-          </header>
-          ${
-            report.projects.length === 0
-              ? html`<p class="note">No projects in the database yet: run <code>classify-sync sync</code> first.</p>`
-              : html` <section class="cards">${summary}</section>
-                  <section id="outcomes">
-                    <h2>Outcomes by project</h2>
-                    ${outcomesTable}
-                  </section>
-                  <section id="daily">
-                    <h2>Daily outcomes</h2>
-                    ${legend()}${charts}
-                  </section>
-                  <section id="errors">
-                    <h2>Top errors</h2>
-                    <p class="note">
-                      Ids and numbers in messages are replaced by &lt;uuid&gt;, &lt;hex&gt; and &lt;n&gt;, so one kind of error is one row.
-                    </p>
-                    ${errorPanels}
-                  </section>
-                  <section id="rule-types">
-                    <h2>Rule types</h2>
-                    <p class="note">Jobs with at least one rule of the type, and their share of the project's jobs.</p>
-                    <div class="grid2">${rules}</div>
-                  </section>
-                  <section id="freshness">
-                    <h2>Sync freshness</h2>
-                    ${freshness}
-                  </section>`
-          }
-          <footer>
-            Database: ${report.database}. The figures are those of the views classify_outcomes_daily, classify_top_errors,
-            classify_rule_type_usage and sync_freshness over the same window (see docs/queries.md).
-          </footer>
-        </main>
-      </body>
-    </html> `;
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
+<title>Classify jobs report: ${windowLabel(report)}</title>
+<style>${raw(STYLE)}</style>
+</head>
+<body>
+<main>
+<header>
+  <h1>Classify jobs report</h1>
+  <p>Jobs created in the ${windowLabel(report)} · ${report.projects.length} project${report.projects.length === 1 ? '' : 's'} · generated ${when(report.generated_at)}</p>
+</header>
+${
+  report.projects.length === 0
+    ? html`<p class="note">No projects in the database yet: run <code>classify-sync sync</code> first.</p>`
+    : html`
+<section class="cards">${summary}</section>
+<section id="outcomes"><h2>Outcomes by project</h2>${outcomesTable}</section>
+<section id="daily"><h2>Daily outcomes</h2>${legend()}${charts}</section>
+<section id="errors"><h2>Top errors</h2><p class="note">Ids and numbers in messages are replaced by &lt;uuid&gt;, &lt;hex&gt; and &lt;n&gt;, so one kind of error is one row.</p>${errorPanels}</section>
+<section id="rule-types"><h2>Rule types</h2><p class="note">Jobs with at least one rule of the type, and their share of the project's jobs.</p><div class="grid2">${rules}</div></section>
+<section id="freshness"><h2>Sync freshness</h2>${freshness}</section>`
+}
+<footer>Database: ${report.database}. The figures are those of the views classify_outcomes_daily, classify_top_errors, classify_rule_type_usage and sync_freshness over the same window (see docs/queries.md).</footer>
+</main>
+</body>
+</html>
+`;
   return page.html;
 }
