@@ -19,7 +19,7 @@ const B = 'db000000-0000-4000-8000-00000000000b';
 const NOW = Date.parse('2026-11-01T00:00:00Z');
 
 /** Only the page transaction (storePage) inserts jobs: a backend running this is inside a page transaction. */
-// The page statement: one multi-statement CTE that starts with the incoming rows (src/db/store.ts).
+// The page statement: one multi-statement CTE that starts with the incoming rows (src/db/pages.ts).
 const PAGE_TRANSACTION_SQL = /^\s*WITH incoming AS/i;
 
 describe('database faults (real Postgres)', () => {
