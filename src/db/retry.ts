@@ -48,8 +48,8 @@ export function withDbRetries<T>(fn: () => Promise<T>, options: DbRetryOptions =
     minTimeout: 200,
     randomize: true,
     shouldRetry: ({ error }) => isRetryableDbError(error),
-    onFailedAttempt: ({ error, attemptNumber }) => {
-      if (isRetryableDbError(error)) options.onRetry?.({ attempt: attemptNumber, error });
+    onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
+      if (retriesLeft > 0 && isRetryableDbError(error)) options.onRetry?.({ attempt: attemptNumber, error });
     },
   });
 }
