@@ -107,6 +107,8 @@ export interface SimulatorOptions {
    * its 401 and takes no token), and a refused request draws no fault. Default: no limit.
    */
   rateLimit?: number;
+  /** Milliseconds the rate limit's buckets refill by (default performance.now(); tests hold it still). */
+  rateLimitClock?: () => number;
 }
 
 export interface SimulatorStats {
@@ -163,7 +165,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
   assertLatency(opts.latencyMs ?? 0);
   assertFaultSpec(opts.faults, 'faults');
   const servedApis = new Set(assertApis(opts.apis ?? ALL_APIS, 'apis'));
-  const limiter = opts.rateLimit === undefined ? undefined : new RateLimiter(opts.rateLimit);
+  const limiter = opts.rateLimit === undefined ? undefined : new RateLimiter(opts.rateLimit, opts.rateLimitClock);
 
   const projects = new Map<string, SimProject>();
   for (const spec of opts.projects) {
