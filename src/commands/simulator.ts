@@ -19,6 +19,7 @@ const USAGE = `Usage: simulator [options]
   --jobs <n>          jobs per project (default 250)
   --latency-ms <n>    delay before every response (default 0)
   --fault-rate <x>    share of requests that fail, 0..1 (default 0)
+  --rate-limit <r>    requests/s allowed per API key, fractions allowed; more get 429 (default none)
   --seed <n>          data and fault seed (default ${DEFAULT_SEED})
   --api-key <key>     accepted API key (default ${DEFAULT_API_KEY})
   --apis <list>       API versions served, comma-separated (default v1,v2)
@@ -45,6 +46,7 @@ export async function runSimulatorCli(argv: string[], io: SimulatorCliIo = {}): 
       jobs: { type: 'string', default: '250' },
       'latency-ms': { type: 'string', default: '0' },
       'fault-rate': { type: 'string', default: '0' },
+      'rate-limit': { type: 'string' },
       seed: { type: 'string', default: String(DEFAULT_SEED) },
       'api-key': { type: 'string', default: DEFAULT_API_KEY },
       apis: { type: 'string', default: 'v1,v2' },
@@ -62,6 +64,11 @@ export async function runSimulatorCli(argv: string[], io: SimulatorCliIo = {}): 
   const jobs = integerFlag('--jobs', values.jobs, 0);
   const faultRate = Number(values['fault-rate']);
   if (!(faultRate >= 0 && faultRate <= 1)) throw new Error(`--fault-rate must be between 0 and 1, got "${values['fault-rate']}"`);
+  const rateLimitFlag = values['rate-limit'];
+  const rateLimit = rateLimitFlag === undefined ? undefined : Number(rateLimitFlag);
+  if (rateLimit !== undefined && !(Number.isFinite(rateLimit) && rateLimit > 0)) {
+    throw new Error(`--rate-limit must be a positive number of requests per second, got "${rateLimitFlag}"`);
+  }
   const apis = values.apis.split(',').map((api) => api.trim());
   if (apis.length === 0 || !apis.every((api): api is ApiName => api === 'v1' || api === 'v2')) {
     throw new Error(`--apis takes v1, v2 or v1,v2, got "${values.apis}"`);
@@ -82,11 +89,16 @@ export async function runSimulatorCli(argv: string[], io: SimulatorCliIo = {}): 
     port: integerFlag('--port', values.port, 0),
     host: values.host,
     apis,
+    ...(rateLimit !== undefined && { rateLimit }),
   });
 
   write(`LlamaCloud classify-jobs simulator (${apis.map((api) => `GET ${PATHS[api]}`).join(', ')}), seed ${seed}`);
   for (const project of projects) write(`  project ${project.id}  ${project.jobs} jobs`);
-  write(`Listening on ${sim.url}${faultRate > 0 ? ` (fault rate ${faultRate})` : ''}`);
+  const notes = [
+    ...(faultRate > 0 ? [`fault rate ${faultRate}`] : []),
+    ...(rateLimit !== undefined ? [`rate limit ${rateLimit} requests/s per key`] : []),
+  ];
+  write(`Listening on ${sim.url}${notes.length > 0 ? ` (${notes.join(', ')})` : ''}`);
   write('Point classify-sync at it with:');
   write(`  LLAMA_CLOUD_BASE_URL=${sim.url} LLAMA_CLOUD_API_KEY=${sim.apiKey}`);
   write('Press Ctrl+C to stop.');

@@ -58,12 +58,20 @@ export class ReplyError extends Error {
  * 401 "Invalid authentication token". Whether the key fits the project is checked in requireProject().
  */
 export function authenticate(ctx: RouteContext): string {
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(ctx.authorization ?? '');
-  const key = match?.[1];
+  const key = bearerKey(ctx.authorization);
   if (key === undefined) throw new ReplyError(detailReply(401, 'Not authenticated', { 'www-authenticate': 'Bearer' }));
-  const known = key === ctx.sim.defaultApiKey || [...ctx.sim.projects.values()].some((project) => project.apiKey === key);
-  if (!known) throw new ReplyError(invalidToken());
+  if (!isKnownKey(ctx.sim, key)) throw new ReplyError(invalidToken());
   return key;
+}
+
+/** The key of an `Authorization: Bearer <key>` header, if it has that shape. */
+export function bearerKey(authorization: string | undefined): string | undefined {
+  return /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
+}
+
+/** Does the simulator accept `key` at all (the default key, or some project's)? */
+export function isKnownKey(sim: SimState, key: string): boolean {
+  return key === sim.defaultApiKey || [...sim.projects.values()].some((project) => project.apiKey === key);
 }
 
 /**

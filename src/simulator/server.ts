@@ -10,7 +10,8 @@ import { assertFaultSpec, DEFAULT_HANG_MS, FAULT_KINDS, faultReply, FaultPlan, t
 import { detailReply, type Reply } from './http.ts';
 import { PageTokens } from './paging.ts';
 import { randomUuid, seededRandom } from './prng.ts';
-import { ReplyError, type PageHook, type Route, type RouteContext, type SimState } from './routes.ts';
+import { RateLimiter, rateLimitReply } from './rate-limit.ts';
+import { bearerKey, isKnownKey, ReplyError, type PageHook, type Route, type RouteContext, type SimState } from './routes.ts';
 import { ItemList, type ApiName, type ProjectAccess, type SimProject } from './store.ts';
 import { v1ListJobs } from './v1.ts';
 import { v2ListJobs } from './v2.ts';
@@ -97,6 +98,17 @@ export interface SimulatorOptions {
    * might answer: for checking that a client scrubs the key it really sent. Default false.
    */
   echoAuthorization?: boolean;
+  /**
+   * Requests per second allowed per API key (fractions allowed), a token bucket of capacity
+   * max(1, rateLimit) that refills continuously; shared by the v1 and v2 list routes. A request
+   * without a token is answered 429 `{"detail":"Rate limit exceeded"}` with `Retry-After` (seconds,
+   * three decimals) until the next token. Checked like a gateway would, after redirects and before
+   * faults and the app: only keys the simulator accepts are limited (a missing or unknown key gets
+   * its 401 and takes no token), and a refused request draws no fault. Default: no limit.
+   */
+  rateLimit?: number;
+  /** Milliseconds the rate limit's buckets refill by (default performance.now(); tests hold it still). */
+  rateLimitClock?: () => number;
 }
 
 export interface SimulatorStats {
@@ -107,6 +119,8 @@ export interface SimulatorStats {
   faults: Record<FaultKind, number>;
   /** Responses by status code ("200", "429", ...); a truncated page counts under its status. */
   byStatus: Record<string, number>;
+  /** Requests refused by the rate limit (also counted in requests and under byStatus["429"]). */
+  rateLimited: number;
 }
 
 export interface Simulator {
@@ -151,6 +165,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
   assertLatency(opts.latencyMs ?? 0);
   assertFaultSpec(opts.faults, 'faults');
   const servedApis = new Set(assertApis(opts.apis ?? ALL_APIS, 'apis'));
+  const limiter = opts.rateLimit === undefined ? undefined : new RateLimiter(opts.rateLimit, opts.rateLimitClock);
 
   const projects = new Map<string, SimProject>();
   for (const spec of opts.projects) {
@@ -189,6 +204,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
     pages: 0,
     faults: Object.fromEntries(FAULT_KINDS.map((kind) => [kind, 0])) as Record<FaultKind, number>,
     byStatus: {},
+    rateLimited: 0,
   };
   const faultPlan = new FaultPlan(seed);
   let globalFaults = opts.faults;
@@ -262,6 +278,17 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
       if (!(await wait(latencyMs, signal))) return;
       const base = redirect.to?.replace(/\/+$/, '') ?? MOVED_PREFIX;
       send(res, detailReply(redirect.status, 'Redirect', { location: `${base}${url.pathname}${url.search}` }));
+      return;
+    }
+
+    // Like a gateway in front of the app: only accepted keys are limited; a refused request never
+    // reaches the fault plan, so the faults of the requests that pass keep their seeded sequence.
+    const key = bearerKey(req.headers.authorization);
+    const decision = limiter && key !== undefined && isKnownKey(state, key) ? limiter.take(key) : undefined;
+    if (limiter && decision?.ok === false) {
+      stats.rateLimited++;
+      if (!(await wait(latencyMs, signal))) return;
+      send(res, rateLimitReply(decision.nextTokenAt, limiter.now()));
       return;
     }
 
