@@ -74,13 +74,13 @@ export interface ProjectContext {
   warned: Set<string>;
 }
 
-/** The result of a project that did nothing, for `reason`. */
-export function skippedResult(config: Config, project: ProjectConfig, reason: string): ProjectResult {
+/** A project's result before its walk: nothing done yet (the API version is the configured one, or v2 for auto). */
+function initialResult(config: Config, project: ProjectConfig): ProjectResult {
   return {
     projectId: project.id,
     name: project.name,
     apiVersion: config.api === 'v1' ? 'v1' : 'v2',
-    status: 'skipped',
+    status: 'succeeded',
     mode: 'full',
     kind: 'full',
     pagesSaved: undefined,
@@ -93,8 +93,13 @@ export function skippedResult(config: Config, project: ProjectConfig, reason: st
     rejects: 0,
     retries: 0,
     error: undefined,
-    warning: reason,
+    warning: undefined,
   };
+}
+
+/** The result of a project that did nothing, for `reason`. */
+export function skippedResult(config: Config, project: ProjectConfig, reason: string): ProjectResult {
+  return { ...initialResult(config, project), status: 'skipped', warning: reason };
 }
 
 /** The one-line advice for an API failure, by status. */
@@ -132,26 +137,9 @@ class ConfigProblem extends Error {}
 export async function syncProject(ctx: ProjectContext, project: ProjectConfig): Promise<ProjectResult> {
   const { config, store, runId, now, signal } = ctx;
   const plog = ctx.log.child({ projectId: project.id });
-  let apiVersion: ApiVersion = config.api === 'v1' ? 'v1' : 'v2';
-  const result: ProjectResult = {
-    projectId: project.id,
-    name: project.name,
-    apiVersion,
-    status: 'succeeded',
-    mode: 'full',
-    kind: 'full',
-    pagesSaved: undefined,
-    pages: 0,
-    jobsSeen: 0,
-    inserted: 0,
-    updated: 0,
-    unchanged: 0,
-    deleted: 0,
-    rejects: 0,
-    retries: 0,
-    error: undefined,
-    warning: undefined,
-  };
+  const result = initialResult(config, project);
+  let apiVersion: ApiVersion = result.apiVersion;
+
   const started = now();
   const isoNow = () => new Date(now()).toISOString();
   let pendingRetries = 0;
