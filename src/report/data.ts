@@ -184,7 +184,8 @@ export async function loadReport(db: Db, query: ReportQuery): Promise<Report> {
   };
 }
 
-const NO_JOBS: OutcomeFigures = {
+/** The figures of a project or a day without jobs. */
+export const NO_JOBS: OutcomeFigures = {
   jobs: 0,
   finished: 0,
   succeeded: 0,

@@ -1,5 +1,5 @@
 // How figures read for people, shared by the table and HTML formats.
-import type { DailyRow, OutcomeFigures, Report } from './data.ts';
+import { NO_JOBS, type DailyRow, type OutcomeFigures, type Report } from './data.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -63,23 +63,7 @@ export function windowDays(report: Pick<Report, 'since' | 'until'>): string[] {
 /** A project's days over the whole window, days without jobs as zeros. */
 export function dailySeries(report: Report, projectId: string): (Pick<DailyRow, 'day'> & OutcomeFigures)[] {
   const rows = new Map(report.daily.filter((d) => d.project_id === projectId).map((d) => [d.day, d]));
-  return windowDays(report).map(
-    (day) =>
-      rows.get(day) ?? {
-        day,
-        jobs: 0,
-        finished: 0,
-        succeeded: 0,
-        failed: 0,
-        partial: 0,
-        cancelled: 0,
-        in_progress: 0,
-        unknown: 0,
-        failure_rate: null,
-        p50_duration_seconds: null,
-        p95_duration_seconds: null,
-      },
-  );
+  return windowDays(report).map((day) => rows.get(day) ?? { day, ...NO_JOBS });
 }
 
 /** "last 30 days" for a window that ends now, else the dates. */
