@@ -26,6 +26,7 @@ Flags:
   --config <file>        JSON config file (default: $CLASSIFY_SYNC_CONFIG)
   --page-size <n>        items per page, 1..100 (default 100)
   --concurrency <n>      projects synced in parallel (default 4)
+  --slices <n|auto>      a full v2 walk of one project as n creation-time slices in parallel (default auto)
   --full                 sync: walk every job (and detect deletions) even if no full walk is due
   --resume               backfill: continue from saved page tokens
   --allow-mass-delete    mark jobs deleted even when a walk saw under half of the stored ones
@@ -67,6 +68,7 @@ const FLAGS = {
   config: { type: 'string' },
   'page-size': { type: 'string' },
   concurrency: { type: 'string' },
+  slices: { type: 'string' },
   full: { type: 'boolean' },
   resume: { type: 'boolean' },
   'allow-mass-delete': { type: 'boolean' },
@@ -93,7 +95,7 @@ const REPORT_FLAGS = {
 
 type Flags = ReturnType<typeof parseArgs<{ options: typeof FLAGS; allowPositionals: true }>>['values'];
 
-function integerFlag(flags: Flags, name: 'page-size' | 'concurrency' | 'metrics-port'): number | undefined {
+function integerFlag(flags: Flags, name: 'page-size' | 'concurrency' | 'slices' | 'metrics-port'): number | undefined {
   const value = flags[name];
   if (value === undefined) return undefined;
   if (!/^\d+$/.test(value)) throw new UsageError(`--${name} takes a whole number, got ${JSON.stringify(value)}`);
@@ -108,6 +110,7 @@ function overridesFrom(flags: Flags): ConfigOverrides {
     api: flags.api,
     pageSize: integerFlag(flags, 'page-size'),
     concurrency: integerFlag(flags, 'concurrency'),
+    slices: flags.slices === 'auto' ? 'auto' : integerFlag(flags, 'slices'),
     allowMassDelete: flags['allow-mass-delete'],
     pgliteDir: flags['pglite-dir'],
     logLevel: flags['log-level'],

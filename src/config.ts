@@ -82,6 +82,15 @@ export const fileSchema = z.strictObject({
   projects: z.array(projectSchema).default([]),
   pageSize: z.number().int().min(1).max(MAX_PAGE_SIZE).default(MAX_PAGE_SIZE),
   concurrency: z.number().int().min(1).max(64).default(4),
+  /**
+   * A full v2 walk of one project runs as this many creation-time slices in parallel (docs/performance.md);
+   * auto: from the project's size (about 25 pages a slice), at most maxInFlight. v1 walks are serial.
+   */
+  slices: z.union([z.literal('auto'), z.number().int().min(1).max(64)]).default('auto'),
+  /** Requests in flight at once per API key, across projects and slices (the adaptive limit's ceiling). */
+  maxInFlight: z.number().int().min(1).max(64).default(8),
+  /** Requests started per second per API key, at most; unset: no cap but the API's 429s. */
+  maxRequestsPerSecond: z.number().positive().max(10_000).optional(),
   maxPages: z.number().int().min(1).default(1_000_000),
   requestTimeoutMs: z
     .number()
@@ -183,6 +192,7 @@ export interface ConfigOverrides {
   api?: string | undefined;
   pageSize?: number | undefined;
   concurrency?: number | undefined;
+  slices?: number | 'auto' | undefined;
   allowMassDelete?: boolean | undefined;
   baseUrl?: string | undefined;
   databaseUrl?: string | undefined;
@@ -353,6 +363,7 @@ export function loadConfig(overrides: ConfigOverrides, env: Env): Config {
     ...(overrides.api !== undefined && { api: overrides.api }),
     ...(overrides.pageSize !== undefined && { pageSize: overrides.pageSize }),
     ...(overrides.concurrency !== undefined && { concurrency: overrides.concurrency }),
+    ...(overrides.slices !== undefined && { slices: overrides.slices }),
     ...(overrides.pgliteDir !== undefined && { pgliteDir: overrides.pgliteDir }),
     ...(overrides.logLevel !== undefined && { logLevel: overrides.logLevel }),
     ...(overrides.schedule !== undefined && { schedule: overrides.schedule }),
