@@ -1,7 +1,7 @@
 // Pure: which walk a project's sync does tonight — resume a saved one, walk everything, or walk only
 // what may have changed (v2 incremental). See docs/api-versions.md for what each kind can and cannot see.
 import type { ApiVersion } from './config.ts';
-import type { WalkKind, WalkState } from './db/walks.ts';
+import type { SliceState, WalkKind, WalkState } from './db/walks.ts';
 import { listFilterSchema, type ListFilter } from './source/v2.ts';
 
 const HOUR_MS = 3_600_000;
@@ -31,13 +31,16 @@ export interface WalkPlan {
   resumeToken: string | undefined;
   /** Pages the resumed walk had already stored. */
   pagesBefore: number;
+  /** The slices of a resumed sliced full walk (undefined: not one). */
+  slices: SliceState[] | undefined;
   /** One line for the log: why this walk. */
   reason: string;
 }
 
 /**
  * The rules, in order:
- * 1. A saved page token of a full walk is resumed (a full walk is never wasted).
+ * 1. A saved page token of a full walk is resumed (a full walk is never wasted), and so are the
+ *    slices of an unfinished sliced full walk, each from its own token.
  * 2. A saved page token of an incremental walk is resumed with its saved filter, unless a full walk
  *    is due (then the full walk replaces it).
  * 3. A full walk when forced (backfill, --full), for v1 (it cannot filter), when no full walk has
@@ -48,6 +51,18 @@ export interface WalkPlan {
 export function planWalk(input: PlanInput): WalkPlan {
   const { state } = input;
   const fullReason = fullWalkReason(input);
+  if (state.slices.length > 0 && !input.fromStart) {
+    const left = state.slices.filter((s) => !s.done).length;
+    return {
+      mode: 'resume',
+      kind: 'full',
+      filter: undefined,
+      resumeToken: undefined,
+      pagesBefore: state.walkPages,
+      slices: state.slices,
+      reason: `resuming an unfinished sliced full walk (${left} of ${state.slices.length} slices left)`,
+    };
+  }
   if (state.pageToken !== undefined && !input.fromStart) {
     const kind = state.walkKind ?? 'full';
     if (kind === 'full') {
@@ -57,6 +72,7 @@ export function planWalk(input: PlanInput): WalkPlan {
         filter: undefined,
         resumeToken: state.pageToken,
         pagesBefore: state.walkPages,
+        slices: undefined,
         reason: 'resuming an unfinished full walk',
       };
     }
@@ -68,12 +84,13 @@ export function planWalk(input: PlanInput): WalkPlan {
         filter: filter.data,
         resumeToken: state.pageToken,
         pagesBefore: state.walkPages,
+        slices: undefined,
         reason: `resuming an unfinished incremental walk of jobs created on or after ${filter.data.createdAtOnOrAfter}`,
       };
     }
   }
   if (fullReason !== undefined) {
-    return { mode: 'full', kind: 'full', filter: undefined, resumeToken: undefined, pagesBefore: 0, reason: fullReason };
+    return { mode: 'full', kind: 'full', filter: undefined, resumeToken: undefined, pagesBefore: 0, slices: undefined, reason: fullReason };
   }
   const windowStart = new Date((state.lastCompleteWalkStartedMs as number) - input.lookbackHours * HOUR_MS).toISOString();
   return {
@@ -82,6 +99,7 @@ export function planWalk(input: PlanInput): WalkPlan {
     filter: { createdAtOnOrAfter: windowStart },
     resumeToken: undefined,
     pagesBefore: 0,
+    slices: undefined,
     reason: `jobs created on or after ${windowStart} (last complete walk minus ${input.lookbackHours} h), then in-flight jobs by id`,
   };
 }

@@ -16,6 +16,7 @@ import {
   syncRunProjects,
   syncState,
   syncWalkSeen,
+  syncWalkSlices,
 } from './schema.ts';
 
 // A page's rows travel as JSON text parameters, read back with jsonb_to_recordset: the statement
@@ -170,6 +171,29 @@ export interface StorePageInput {
   trackSeen: boolean;
   /** Save nextPageToken as the walk's resume point (default true; false for walks that are not resumed). */
   checkpoint?: boolean | undefined;
+  /** The slice of a sliced walk the page belongs to: its checkpoint is the slice's (sync_walk_slices). */
+  slice?: number | undefined;
+}
+
+/** The checkpoint of a walk of one cursor chain: the token and page count in sync_state. */
+function serialCheckpoint(input: StorePageInput): SQL {
+  return sql`state AS (
+      UPDATE ${syncState} SET page_token = ${input.nextPageToken ?? null}, walk_pages = ${input.pageNumber}, updated_at = now()
+      WHERE ${input.checkpoint !== false} AND project_id = ${input.projectId} AND api_version = ${input.apiVersion}
+    )`;
+}
+
+/** The checkpoint of one slice of a sliced walk; sync_state counts the walk's pages of every slice. */
+function sliceCheckpoint(input: StorePageInput, slice: number): SQL {
+  const next = input.nextPageToken ?? null;
+  return sql`state AS (
+      UPDATE ${syncState} SET walk_pages = walk_pages + 1, updated_at = now()
+      WHERE project_id = ${input.projectId} AND api_version = ${input.apiVersion}
+    ),
+    slice_state AS (
+      UPDATE ${syncWalkSlices} SET page_token = ${next}, pages = ${input.pageNumber}, done = ${next === null}
+      WHERE project_id = ${input.projectId} AND api_version = ${input.apiVersion} AND slice = ${slice}
+    )`;
 }
 
 /** What the parts of a split page stored, carried into the statement that closes the page. */
@@ -298,19 +322,16 @@ async function pageStatement(
     seen_ids AS (SELECT ARRAY(SELECT id FROM incoming UNION ALL SELECT id FROM rejects_in WHERE id IS NOT NULL
       UNION ALL SELECT jsonb_array_elements_text(${JSON.stringify(carried.ids)}::jsonb)) AS ids),
     seen AS (
-      INSERT INTO ${syncWalkSeen} (project_id, api_version, page_number, job_ids)
-      SELECT ${projectId}, ${apiVersion}, ${input.pageNumber}::int, ids FROM seen_ids
+      INSERT INTO ${syncWalkSeen} (project_id, api_version, slice, page_number, job_ids)
+      SELECT ${projectId}, ${apiVersion}, ${input.slice ?? 0}::int, ${input.pageNumber}::int, ids FROM seen_ids
       WHERE ${input.trackSeen} AND cardinality(ids) > 0
-      ON CONFLICT (project_id, api_version, page_number) DO UPDATE SET job_ids = excluded.job_ids
+      ON CONFLICT (project_id, api_version, slice, page_number) DO UPDATE SET job_ids = excluded.job_ids
     ),
     settled AS (
       UPDATE ${syncRejects} SET settled_at = now()
       WHERE project_id = ${projectId} AND settled_at IS NULL AND job_id = ANY ((SELECT ids FROM seen_ids)::text[])
     ),
-    state AS (
-      UPDATE ${syncState} SET page_token = ${input.nextPageToken ?? null}, walk_pages = ${input.pageNumber}, updated_at = now()
-      WHERE ${input.checkpoint !== false} AND project_id = ${projectId} AND api_version = ${apiVersion}
-    ),
+    ${input.slice === undefined ? serialCheckpoint(input) : sliceCheckpoint(input, input.slice)},
     run AS (
       UPDATE ${syncRunProjects} SET pages = pages + 1, jobs_seen = jobs_seen + counts.seen,
         jobs_inserted = jobs_inserted + counts.inserted, jobs_updated = jobs_updated + counts.updated,

@@ -29,14 +29,22 @@ export async function finishRun(db: Db, runId: string, status: RunStatus, error?
   await db.execute(sql`
     UPDATE ${syncRuns} SET status = ${status}, finished_at = now(), error = ${error ?? null}, warning = ${warning ?? null},
       projects_failed = t.failed, pages = t.pages, jobs_seen = t.seen, jobs_inserted = t.ins, jobs_updated = t.upd,
-      jobs_unchanged = t.unch, jobs_deleted = t.del, rejects = t.rej, retries = t.ret
+      jobs_unchanged = t.unch, jobs_deleted = t.del, rejects = t.rej, retries = t.ret, requests = t.req, rate_limited = t.limited
     FROM (SELECT count(*) FILTER (WHERE ${p.status} = 'failed')::int AS failed,
             coalesce(sum(${p.pages}), 0)::int AS pages, coalesce(sum(${p.jobsSeen}), 0)::int AS seen,
             coalesce(sum(${p.jobsInserted}), 0)::int AS ins, coalesce(sum(${p.jobsUpdated}), 0)::int AS upd,
             coalesce(sum(${p.jobsUnchanged}), 0)::int AS unch, coalesce(sum(${p.jobsDeleted}), 0)::int AS del,
-            coalesce(sum(${p.rejects}), 0)::int AS rej, coalesce(sum(${p.retries}), 0)::int AS ret
+            coalesce(sum(${p.rejects}), 0)::int AS rej, coalesce(sum(${p.retries}), 0)::int AS ret,
+            coalesce(sum(${p.requests}), 0)::int AS req, coalesce(sum(${p.rateLimited}), 0)::int AS limited
           FROM ${p} WHERE ${p.runId} = ${runId}) AS t
     WHERE ${syncRuns.id} = ${runId}`);
+}
+
+export interface ProjectTraffic {
+  requests: number;
+  rateLimited: number;
+  requestsPerSecond: number | undefined;
+  slices: number | undefined;
 }
 
 export async function startProject(
@@ -53,7 +61,14 @@ export async function finishProject(
   db: Db,
   runId: string,
   projectId: string,
-  result: { status: ProjectStatus; error?: string | undefined; retries?: number | undefined; pagesSaved?: number | undefined },
+  result: {
+    status: ProjectStatus;
+    error?: string | undefined;
+    retries?: number | undefined;
+    pagesSaved?: number | undefined;
+    /** What the walk asked of the API (requests, 429s, the rate reached, its slices). */
+    traffic?: ProjectTraffic | undefined;
+  },
 ): Promise<void> {
   await db
     .update(syncRunProjects)
@@ -63,6 +78,12 @@ export async function finishProject(
       error: result.error ?? null,
       ...(result.retries ? { retries: sql`${syncRunProjects.retries} + ${result.retries}` } : {}),
       ...(result.pagesSaved !== undefined && { pagesSaved: result.pagesSaved }),
+      ...(result.traffic && {
+        requests: result.traffic.requests,
+        rateLimited: result.traffic.rateLimited,
+        requestsPerSecond: result.traffic.requestsPerSecond ?? null,
+        slices: result.traffic.slices ?? null,
+      }),
     })
     .where(and(eq(syncRunProjects.runId, runId), eq(syncRunProjects.projectId, projectId)));
 }

@@ -1,7 +1,19 @@
 // The SQL contract analysts query. Names here are public: extend, never rename.
 // Status, mode and lang are plain text (no DB enums): upstream adds values without notice.
 import { sql } from 'drizzle-orm';
-import { bigserial, doublePrecision, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import {
+  bigserial,
+  boolean,
+  doublePrecision,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uuid,
+} from 'drizzle-orm/pg-core';
 
 const tstz = (name: string) => timestamp(name, { withTimezone: true, mode: 'string' });
 
@@ -119,6 +131,10 @@ const runCounters = () => ({
   jobsDeleted: integer('jobs_deleted').notNull().default(0),
   rejects: integer('rejects').notNull().default(0),
   retries: integer('retries').notNull().default(0),
+  /** API requests sent (every attempt, retries and 429s included). */
+  requests: integer('requests').notNull().default(0),
+  /** Requests the API refused with 429 (rate limited). */
+  rateLimited: integer('rate_limited').notNull().default(0),
 });
 
 /** One row per command run. */
@@ -164,6 +180,10 @@ export const syncRunProjects = pgTable(
      * it cost more); 0 for full walks; null when there is nothing to compare with.
      */
     pagesSaved: integer('pages_saved'),
+    /** Creation-time slices the walk ran as (1: one cursor chain); null before the walk was planned. */
+    slices: integer('slices'),
+    /** Requests per second the project's walk reached (requests ÷ wall time of the walk). */
+    requestsPerSecond: doublePrecision('requests_per_second'),
   },
   (t) => [primaryKey({ columns: [t.runId, t.projectId] }), index('sync_run_projects_project_idx').on(t.projectId, t.startedAt)],
 );
@@ -205,10 +225,38 @@ export const syncWalkSeen = pgTable(
   {
     projectId: text('project_id').notNull(),
     apiVersion: text('api_version').notNull(),
+    /** The slice of a sliced walk the page belongs to (0 for a walk of one cursor chain). */
+    slice: integer('slice').notNull().default(0),
     pageNumber: integer('page_number').notNull(),
     jobIds: text('job_ids').array().notNull(),
   },
-  (t) => [primaryKey({ columns: [t.projectId, t.apiVersion, t.pageNumber] })],
+  (t) => [primaryKey({ columns: [t.projectId, t.apiVersion, t.slice, t.pageNumber] })],
+);
+
+/**
+ * The slices of an unfinished sliced full walk (v2): each a creation-time range walked as its own cursor
+ * chain, with its own saved page token, so an interrupted walk resumes every slice where it stopped.
+ * Adjacent slices share their boundary instant (both filters are inclusive). Empty when no sliced
+ * walk is in progress; see docs/performance.md.
+ */
+export const syncWalkSlices = pgTable(
+  'sync_walk_slices',
+  {
+    projectId: text('project_id').notNull(),
+    apiVersion: text('api_version').notNull(),
+    slice: integer('slice').notNull(),
+    /** created_at_on_or_after as sent (null: no lower bound); a page token is only valid with the same filters. */
+    createdAtOnOrAfter: text('created_at_on_or_after'),
+    /** created_at_on_or_before as sent (null: no upper bound). */
+    createdAtOnOrBefore: text('created_at_on_or_before'),
+    /** Unfiltered: a pass over the whole list for the jobs without created_at that no slice can see. */
+    unfiltered: boolean('unfiltered').notNull().default(false),
+    /** Token of the slice's next page; null before its first page and once it is done. */
+    pageToken: text('page_token'),
+    pages: integer('pages').notNull().default(0),
+    done: boolean('done').notNull().default(false),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.apiVersion, t.slice] })],
 );
 
 /** Items that failed validation, or that Postgres refused, with their raw payload, so nothing is lost. */

@@ -5,7 +5,7 @@ import { and, eq, ne, sql } from 'drizzle-orm';
 import type { PgColumn } from 'drizzle-orm/pg-core';
 import type { ApiVersion } from '../config.ts';
 import { queryRows, type Db } from './connect.ts';
-import { classifyJobs, syncRejects, syncRunProjects, syncState, syncWalkSeen } from './schema.ts';
+import { classifyJobs, syncRejects, syncRunProjects, syncState, syncWalkSeen, syncWalkSlices } from './schema.ts';
 
 export type WalkKind = 'full' | 'incremental';
 
@@ -21,6 +21,24 @@ export interface WalkState {
   lastCompleteWalkStartedMs: number | undefined;
   lastFullWalkMs: number | undefined;
   lastFullWalkPages: number | undefined;
+  /** The slices of an unfinished sliced walk, in order (empty: none in progress). */
+  slices: SliceState[];
+}
+
+/** A creation-time range of a sliced walk: ISO bounds as sent (inclusive), undefined for an open end. */
+export interface SliceRange {
+  createdAtOnOrAfter: string | undefined;
+  createdAtOnOrBefore: string | undefined;
+  /** The pass over the whole list for the jobs without created_at. */
+  unfiltered?: boolean | undefined;
+}
+
+export interface SliceState extends SliceRange {
+  slice: number;
+  unfiltered: boolean;
+  pageToken: string | undefined;
+  pages: number;
+  done: boolean;
 }
 
 const epochMs = (column: PgColumn) => sql<number | null>`(extract(epoch from ${column}) * 1000)::float8`;
@@ -48,7 +66,70 @@ export async function loadWalkState(db: Db, projectId: string, apiVersion: ApiVe
     lastCompleteWalkStartedMs: row?.lastCompleteWalkStartedMs == null ? undefined : Number(row.lastCompleteWalkStartedMs),
     lastFullWalkMs: row?.lastFullWalkMs == null ? undefined : Number(row.lastFullWalkMs),
     lastFullWalkPages: row?.lastFullWalkPages ?? undefined,
+    slices: await loadSlices(db, projectId, apiVersion),
   };
+}
+
+async function loadSlices(db: Db, projectId: string, apiVersion: ApiVersion): Promise<SliceState[]> {
+  const rows = await db
+    .select()
+    .from(syncWalkSlices)
+    .where(and(eq(syncWalkSlices.projectId, projectId), eq(syncWalkSlices.apiVersion, apiVersion)))
+    .orderBy(syncWalkSlices.slice);
+  return rows.map((r) => ({
+    slice: r.slice,
+    createdAtOnOrAfter: r.createdAtOnOrAfter ?? undefined,
+    createdAtOnOrBefore: r.createdAtOnOrBefore ?? undefined,
+    unfiltered: r.unfiltered,
+    pageToken: r.pageToken ?? undefined,
+    pages: r.pages,
+    done: r.done,
+  }));
+}
+
+/**
+ * Adds slices to the walk begun by beginWalk, numbered from `first`; returns them. Idempotent (a retry
+ * after an unacknowledged commit adds nothing).
+ */
+export async function addSlices(
+  db: Db,
+  projectId: string,
+  apiVersion: ApiVersion,
+  first: number,
+  ranges: readonly SliceRange[],
+): Promise<SliceState[]> {
+  const slices = ranges.map((r, i): SliceState => ({
+    slice: first + i,
+    createdAtOnOrAfter: r.createdAtOnOrAfter,
+    createdAtOnOrBefore: r.createdAtOnOrBefore,
+    unfiltered: r.unfiltered ?? false,
+    pageToken: undefined,
+    pages: 0,
+    done: false,
+  }));
+  if (slices.length === 0) return slices;
+  await db
+    .insert(syncWalkSlices)
+    .values(
+      slices.map((s) => ({
+        projectId,
+        apiVersion,
+        slice: s.slice,
+        createdAtOnOrAfter: s.createdAtOnOrAfter ?? null,
+        createdAtOnOrBefore: s.createdAtOnOrBefore ?? null,
+        unfiltered: s.unfiltered,
+      })),
+    )
+    .onConflictDoNothing();
+  return slices;
+}
+
+/** Starts one slice over from its first page (the API refused its saved token). */
+export async function restartSlice(db: Db, projectId: string, apiVersion: ApiVersion, slice: number): Promise<void> {
+  await db
+    .update(syncWalkSlices)
+    .set({ pageToken: null, pages: 0, done: false })
+    .where(and(eq(syncWalkSlices.projectId, projectId), eq(syncWalkSlices.apiVersion, apiVersion), eq(syncWalkSlices.slice, slice)));
 }
 
 export interface WalkPlanRecord {
@@ -66,6 +147,7 @@ export async function beginWalk(db: Db, projectId: string, apiVersion: ApiVersio
   const startedAt = plan?.at ?? sql`now()`;
   await db.transaction(async (tx) => {
     await tx.delete(syncWalkSeen).where(and(eq(syncWalkSeen.projectId, projectId), eq(syncWalkSeen.apiVersion, apiVersion)));
+    await tx.delete(syncWalkSlices).where(and(eq(syncWalkSlices.projectId, projectId), eq(syncWalkSlices.apiVersion, apiVersion)));
     await tx
       .insert(syncState)
       .values({
@@ -172,6 +254,9 @@ export async function completeWalk(db: Db, input: CompleteWalkInput): Promise<Co
       }
     }
     await tx.delete(syncWalkSeen).where(and(eq(syncWalkSeen.projectId, input.projectId), eq(syncWalkSeen.apiVersion, input.apiVersion)));
+    await tx
+      .delete(syncWalkSlices)
+      .where(and(eq(syncWalkSlices.projectId, input.projectId), eq(syncWalkSlices.apiVersion, input.apiVersion)));
     const full = (input.kind ?? 'full') === 'full';
     await tx
       .update(syncState)
@@ -245,4 +330,35 @@ export async function jobIdsToRefresh(db: Db, projectId: string, createdBefore: 
     ORDER BY 1`,
   );
   return rows.map((r) => r.id);
+}
+
+/** The project's live stored jobs, and how many of them have no created_at (what a sliced walk cannot see). */
+export async function storedCreatedAt(db: Db, projectId: string): Promise<{ count: number; withoutCreatedAt: number }> {
+  const [row] = await queryRows<{ count: number; without: number }>(
+    db,
+    sql`SELECT count(*)::int AS count, (count(*) FILTER (WHERE created_at IS NULL))::int AS without
+      FROM ${classifyJobs} WHERE project_id = ${projectId} AND deleted_at IS NULL`,
+  );
+  return { count: row?.count ?? 0, withoutCreatedAt: row?.without ?? 0 };
+}
+
+/** created_at quantiles of the project's live stored jobs at `fractions` (ISO, millisecond precision). */
+export async function createdAtQuantiles(db: Db, projectId: string, fractions: readonly number[]): Promise<string[]> {
+  if (fractions.length === 0) return [];
+  const [row] = await queryRows<{ q: string[] | string | null }>(
+    db,
+    sql`SELECT array(SELECT to_char(q AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+        FROM unnest(percentile_disc(${`{${fractions.join(',')}}`}::float8[]) WITHIN GROUP (ORDER BY created_at)) AS q) AS q
+      FROM ${classifyJobs} WHERE project_id = ${projectId} AND deleted_at IS NULL AND created_at IS NOT NULL`,
+  );
+  const q = row?.q;
+  // node-postgres parses a text[]; other drivers may hand back its literal.
+  if (Array.isArray(q)) return q;
+  return typeof q === 'string'
+    ? q
+        .replace(/^\{|\}$/g, '')
+        .split(',')
+        .filter((v) => v.length > 0)
+        .map((v) => v.replace(/^"|"$/g, ''))
+    : [];
 }

@@ -1,5 +1,6 @@
 // The LlamaCloud list client: one function that fetches one page of one project, with retries.
 import type { ApiVersion, Config, ProjectConfig } from '../config.ts';
+import type { RequestBudget } from './budget.ts';
 import { ApiError, getJson } from './http.ts';
 import { itemLimit, parsePage, type Page, type PageParams } from './page.ts';
 import { withRetry, type RetryEvent } from './retry.ts';
@@ -22,6 +23,8 @@ export interface FetchPageOptions {
   pageSize?: number | undefined;
   /** Called after every HTTP attempt: its status (or error kind when none came back) and duration. */
   onResponse?: ((event: { status: string; durationMs: number }) => void) | undefined;
+  /** The key's shared budget: every attempt waits for its place (in flight, rate, a 429's pause). */
+  budget?: RequestBudget | undefined;
 }
 
 export type FetchPage = (token: string | undefined) => Promise<Page>;
@@ -51,6 +54,7 @@ export function projectPageFetcher(
     const maxItems = asked === null ? Infinity : Number(asked);
     return withRetry(
       async () => {
+        const release = await options.budget?.acquire(options.signal);
         const started = performance.now();
         let status = '200';
         try {
@@ -66,8 +70,14 @@ export function projectPageFetcher(
           );
         } catch (error) {
           status = error instanceof ApiError ? String(error.status ?? error.kind) : 'aborted';
+          release?.(
+            error instanceof ApiError && error.status === 429
+              ? { kind: 'rate-limited', retryAfterMs: error.retryAfterMs }
+              : { kind: 'other' },
+          );
           throw error;
         } finally {
+          release?.({ kind: 'ok' });
           options.onResponse?.({ status, durationMs: performance.now() - started });
         }
       },

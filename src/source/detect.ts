@@ -40,7 +40,7 @@ export function isRouteNotFound(error: unknown): boolean {
 export async function detectApiVersion(
   config: Pick<Config, 'baseUrl' | 'pageSize' | 'requestTimeoutMs' | 'maxResponseBytes' | 'retry'>,
   project: ProjectConfig & { apiKey: string },
-  options: Pick<FetchPageOptions, 'signal' | 'onRetry' | 'onResponse'> = {},
+  options: Pick<FetchPageOptions, 'signal' | 'onRetry' | 'onResponse' | 'budget'> = {},
 ): Promise<Detection> {
   const probe = (version: ApiVersion) => projectPageFetcher(config, project, version, { ...options, pageSize: 1 })(undefined);
   try {

@@ -10,6 +10,8 @@ export const V2_PATH = '/api/v2/classify';
 export const listFilterSchema = z.strictObject({
   /** `created_at_on_or_after` (inclusive), an ISO 8601 date-time. */
   createdAtOnOrAfter: z.iso.datetime({ offset: true }).optional(),
+  /** `created_at_on_or_before` (inclusive), an ISO 8601 date-time. */
+  createdAtOnOrBefore: z.iso.datetime({ offset: true }).optional(),
   /** `job_ids`, sent as a repeated key (`job_ids=a&job_ids=b`). */
   jobIds: z.array(z.string().min(1)).min(1).optional(),
 });
@@ -22,6 +24,7 @@ export function v2PageUrl(baseUrl: string, params: PageParams, filter: ListFilte
   url.searchParams.set('page_size', String(Math.min(params.pageSize, MAX_PAGE_SIZE)));
   if (params.pageToken) url.searchParams.set('page_token', params.pageToken);
   if (filter.createdAtOnOrAfter) url.searchParams.set('created_at_on_or_after', filter.createdAtOnOrAfter);
+  if (filter.createdAtOnOrBefore) url.searchParams.set('created_at_on_or_before', filter.createdAtOnOrBefore);
   for (const id of filter.jobIds ?? []) url.searchParams.append('job_ids', id);
   return url;
 }

@@ -6,17 +6,20 @@ import type { Database } from '../db/connect.ts';
 import { describeDbError } from '../db/errors.ts';
 import { storePage, type PageCounts } from '../db/pages.ts';
 import { withDbRetries } from '../db/retry.ts';
-import type { WalkKind } from '../db/walks.ts';
+import type { ProjectTraffic } from '../db/runs.ts';
+import type { SliceState, WalkKind } from '../db/walks.ts';
 import { errorMessage } from '../errors.ts';
 import { scrub, type Logger } from '../log.ts';
-import { normalizePage } from '../normalize.ts';
+import { normalizePage, type NormalizedJob, type Reject } from '../normalize.ts';
 import { pagesSaved, planWalk, type SyncMode } from '../plan.ts';
 import { projectPageFetcher } from '../source/client.ts';
 import { ApiVersionError, detectApiVersion } from '../source/detect.ts';
 import { ApiError } from '../source/http.ts';
+import { RequestBudgets } from '../source/budget.ts';
 import { pages, WalkError } from '../source/pages.ts';
 import type { RetryEvent } from '../source/retry.ts';
 import { jobIdBatches, type ListFilter } from '../source/v2.ts';
+import { BoundaryDedup, jobsWithoutCreatedAt, planSlices, type CountProbe, type TimeFilter } from './slices.ts';
 import type { SyncStore } from './store.ts';
 
 export interface Progress {
@@ -49,6 +52,11 @@ export interface ProjectResult extends Omit<PageCounts, 'jobsSeen'> {
   jobsSeen: number;
   deleted: number;
   retries: number;
+  /** Creation-time slices the walk ran as (1: one cursor chain); undefined before it was planned. */
+  slices: number | undefined;
+  /** API requests sent, and how many of them the API refused with 429. */
+  requests: number;
+  rateLimited: number;
   /** One line for the operator: what failed and what to do. */
   error: string | undefined;
   warning: string | undefined;
@@ -72,6 +80,118 @@ export interface ProjectContext {
   observer: SyncObserver | undefined;
   /** Warnings about unexpected values already logged in this run (each is logged once). */
   warned: Set<string>;
+  /** The run's request budgets, one per API key, shared by its projects and their slices. */
+  budgets: RequestBudgets;
+}
+
+/** One list walked page by page. */
+interface WalkSpec {
+  filter: ListFilter | undefined;
+  startToken: string | undefined;
+  pagesBefore: number;
+  /** Save each page's next token (false for lists that are not resumed: the by-id refresh). */
+  checkpoint: boolean;
+  /** The slice of a sliced walk: its checkpoint is the slice's. */
+  slice?: number | undefined;
+  /** Only these jobs and rejects of each page are stored (the others were taken from another slice). */
+  keep?: ((job: NormalizedJob) => boolean) | undefined;
+  keepReject?: ((reject: Reject) => boolean) | undefined;
+  signal: AbortSignal | undefined;
+  /** The project's total_size to record: 'page' for the one the unfiltered list's pages give. */
+  totalSize: number | 'page' | undefined;
+}
+
+type Walk = (spec: WalkSpec) => Promise<boolean>;
+
+/** A page token the API refuses (400): the walk it belongs to starts over instead of failing for good. */
+function isRefusedToken(error: unknown): error is ApiError {
+  return error instanceof ApiError && error.status === 400;
+}
+
+function timeFilter(filter: TimeFilter): ListFilter {
+  return {
+    ...(filter.createdAtOnOrAfter !== undefined && { createdAtOnOrAfter: filter.createdAtOnOrAfter }),
+    ...(filter.createdAtOnOrBefore !== undefined && { createdAtOnOrBefore: filter.createdAtOnOrBefore }),
+  };
+}
+
+/** Does a reject's raw item carry a created_at (then a slice listed it; the unfiltered pass skips it)? */
+function rejectHasCreatedAt(reject: Reject): boolean {
+  try {
+    const item = JSON.parse(reject.payload) as { created_at?: unknown } | null;
+    return typeof item?.created_at === 'string';
+  } catch {
+    return false;
+  }
+}
+
+interface SliceWalkContext {
+  walk: Walk;
+  store: SyncStore;
+  projectId: string;
+  apiVersion: ApiVersion;
+  signal: AbortSignal | undefined;
+  log: Logger;
+  totalSize: number | undefined;
+}
+
+/**
+ * Walks the unfinished slices in parallel, each from its own saved token (the requests share the key's
+ * budget). A failing slice stops the others after their page in hand (each keeps its token, so the next
+ * sync resumes them) and its error is the project's. False when the run was stopped.
+ */
+async function walkSlices(slices: readonly SliceState[], ctx: SliceWalkContext): Promise<boolean> {
+  const dedup = new BoundaryDedup(slices.filter((s) => !s.unfiltered));
+  const stop = new AbortController();
+  const signal = ctx.signal ? AbortSignal.any([ctx.signal, stop.signal]) : stop.signal;
+  let failure: { error: unknown } | undefined;
+  const walkOne = async (slice: SliceState): Promise<void> => {
+    let token = slice.pageToken;
+    let before = slice.pages;
+    const filter = slice.unfiltered ? undefined : timeFilter(slice);
+    while (true) {
+      try {
+        const finished = await ctx.walk({
+          filter,
+          startToken: token,
+          pagesBefore: before,
+          checkpoint: true,
+          slice: slice.slice,
+          // The unfiltered pass is for the jobs no slice lists: the others were stored by their slice.
+          keep: slice.unfiltered ? (j) => j.job.createdAt == null : (j) => dedup.first(j.job.id, j.job.createdAt ?? null),
+          keepReject: slice.unfiltered ? (r) => !rejectHasCreatedAt(r) : undefined,
+          signal,
+          totalSize: ctx.totalSize,
+        });
+        if (finished) slice.done = true;
+        return;
+      } catch (error) {
+        if (token !== undefined && isRefusedToken(error) && !signal.aborted) {
+          ctx.log.warn(
+            { slice: slice.slice, detail: error.detail },
+            "the API refused a slice's saved page token; walking that slice from its first page",
+          );
+          await ctx.store.restartSlice(ctx.projectId, ctx.apiVersion, slice.slice);
+          token = undefined;
+          before = 0;
+          continue;
+        }
+        throw error;
+      }
+    }
+  };
+  await Promise.all(
+    slices
+      .filter((s) => !s.done)
+      .map((slice) =>
+        walkOne(slice).catch((error: unknown) => {
+          failure ??= { error };
+          stop.abort();
+        }),
+      ),
+  );
+  if (failure !== undefined && !ctx.signal?.aborted) throw failure.error;
+  return !ctx.signal?.aborted && slices.every((s) => s.done);
 }
 
 /** A project's result before its walk: nothing done yet (the API version is the configured one, or v2 for auto). */
@@ -92,6 +212,9 @@ function initialResult(config: Config, project: ProjectConfig): ProjectResult {
     deleted: 0,
     rejects: 0,
     retries: 0,
+    slices: undefined,
+    requests: 0,
+    rateLimited: 0,
     error: undefined,
     warning: undefined,
   };
@@ -143,6 +266,18 @@ export async function syncProject(ctx: ProjectContext, project: ProjectConfig): 
   const started = now();
   const isoNow = () => new Date(now()).toISOString();
   let pendingRetries = 0;
+  const traffic: ProjectTraffic = { requests: 0, rateLimited: 0, requestsPerSecond: undefined, slices: undefined };
+  /** The traffic figures as the run record keeps them, the rate over the walk so far. */
+  const trafficNow = (): ProjectTraffic => {
+    const seconds = (now() - started) / 1000;
+    result.requests = traffic.requests;
+    result.rateLimited = traffic.rateLimited;
+    return {
+      ...traffic,
+      slices: result.slices,
+      requestsPerSecond: seconds > 0 && traffic.requests > 0 ? traffic.requests / seconds : undefined,
+    };
+  };
   try {
     if (project.apiKey === undefined) {
       await store.startProject({ runId, projectId: project.id, apiVersion: config.api === 'auto' ? null : apiVersion, mode: null });
@@ -154,12 +289,16 @@ export async function syncProject(ctx: ProjectContext, project: ProjectConfig): 
       ctx.observer?.retry?.({ projectId: project.id, status: String(error.status ?? error.kind) });
       plog.warn({ attempt, status: error.status, kind: error.kind, waitMs, err: error.message }, 'request failed, retrying');
     };
-    const onResponse = ({ status, durationMs }: { status: string; durationMs: number }) =>
+    const onResponse = ({ status, durationMs }: { status: string; durationMs: number }) => {
+      traffic.requests += 1;
+      if (status === '429') traffic.rateLimited += 1;
       ctx.observer?.request?.({ projectId: project.id, status, durationMs });
+    };
+    const budget = ctx.budgets.for(apiKey);
 
     if (config.api === 'auto') {
       try {
-        const detection = await detectApiVersion(config, { ...project, apiKey }, { signal, onRetry, onResponse });
+        const detection = await detectApiVersion(config, { ...project, apiKey }, { signal, onRetry, onResponse, budget });
         apiVersion = detection.version;
         result.apiVersion = apiVersion;
         const previous = await store.rememberDetectedVersion(project.id, apiVersion, isoNow());
@@ -186,21 +325,26 @@ export async function syncProject(ctx: ProjectContext, project: ProjectConfig): 
     });
     result.mode = plan.mode;
     result.kind = plan.kind;
-    if (plan.resumeToken === undefined)
+    if (plan.resumeToken === undefined && plan.slices === undefined)
       await store.beginWalk(project.id, apiVersion, { kind: plan.kind, filter: plan.filter ?? null, at: isoNow() });
     await store.startProject({ runId, projectId: project.id, apiVersion, mode: plan.mode });
     plog.info({ apiVersion, mode: plan.mode, kind: plan.kind, pagesBefore: plan.pagesBefore }, `walk planned: ${plan.reason}`);
 
-    /** Walks one list (the project, or the part of it `filter` selects), storing page by page; false when stopped. */
-    const walk = async (
-      filter: ListFilter | undefined,
-      startToken: string | undefined,
-      pagesBefore: number,
-      checkpoint: boolean,
-    ): Promise<boolean> => {
-      const fetchPage = projectPageFetcher(config, { ...project, apiKey }, apiVersion, { signal, onRetry, filter, onResponse });
-      for await (const page of pages(fetchPage, { startToken, pagesBefore, maxPages: config.maxPages })) {
-        if (signal?.aborted) return false;
+    /** Walks one list (the project, or the part of it `spec.filter` selects), storing page by page; false when stopped. */
+    const walk = async (spec: WalkSpec): Promise<boolean> => {
+      const fetchPage = projectPageFetcher(config, { ...project, apiKey }, apiVersion, {
+        signal: spec.signal,
+        onRetry,
+        filter: spec.filter,
+        onResponse,
+        budget,
+      });
+      for await (const page of pages(fetchPage, {
+        startToken: spec.startToken,
+        pagesBefore: spec.pagesBefore,
+        maxPages: config.maxPages,
+      })) {
+        if (spec.signal?.aborted) return false;
         const normalized = normalizePage(page.items, {
           projectId: project.id,
           organizationId: project.organizationId,
@@ -212,11 +356,13 @@ export async function syncProject(ctx: ProjectContext, project: ProjectConfig): 
           ctx.warned.add(warning);
           plog.warn({ warning }, 'unexpected value');
         }
-        for (const r of normalized.rejects) plog.warn({ reason: r.reason, id: r.id }, 'item quarantined in sync_rejects');
+        const jobs = spec.keep ? normalized.jobs.filter(spec.keep) : normalized.jobs;
+        const rejects = spec.keepReject ? normalized.rejects.filter(spec.keepReject) : normalized.rejects;
+        for (const r of rejects) plog.warn({ reason: r.reason, id: r.id }, 'item quarantined in sync_rejects');
         const retries = pendingRetries;
         pendingRetries = 0;
         // A filtered list's total_size is not the project's.
-        const totalSize = plan.kind === 'full' ? page.totalSize : undefined;
+        const totalSize = spec.totalSize === 'page' ? page.totalSize : spec.totalSize;
         const counts = await withDbRetries(
           () =>
             storePage(ctx.database.db, {
@@ -224,13 +370,14 @@ export async function syncProject(ctx: ProjectContext, project: ProjectConfig): 
               projectId: project.id,
               apiVersion,
               pageNumber: page.number,
-              jobs: normalized.jobs,
-              rejects: normalized.rejects,
+              jobs,
+              rejects,
               nextPageToken: page.nextPageToken,
               retries,
               totalSize,
               trackSeen: plan.kind === 'full',
-              checkpoint,
+              checkpoint: spec.checkpoint,
+              slice: spec.slice,
             }),
           {
             onRetry: ({ attempt, error }) => plog.warn({ attempt, err: describeDbError(error) }, 'page transaction failed, retrying'),
@@ -245,30 +392,94 @@ export async function syncProject(ctx: ProjectContext, project: ProjectConfig): 
         result.updated += counts.updated;
         result.unchanged += counts.unchanged;
         result.rejects += counts.rejects;
-        plog.debug({ page: page.number, items: page.items.length, ...counts }, 'page stored');
+        plog.debug({ page: page.number, slice: spec.slice, items: page.items.length, ...counts }, 'page stored');
         ctx.onProgress?.({ projectId: project.id, pages: result.pages, jobs: result.jobsSeen, totalSize, elapsedMs: now() - started });
       }
       return true;
     };
 
-    let resumeToken = plan.resumeToken;
+    /** total_size of the v2 list with these creation-time filters (one item asked for). */
+    const countProbe: CountProbe = async (filter) =>
+      (
+        await projectPageFetcher(config, { ...project, apiKey }, 'v2', {
+          signal,
+          onRetry,
+          onResponse,
+          budget,
+          pageSize: 1,
+          filter: timeFilter(filter),
+        })(undefined)
+      ).totalSize;
+
     let pagesBefore = plan.pagesBefore;
+    let slices = plan.slices;
+    let projectTotal: number | undefined;
+    if (slices === undefined && plan.kind === 'full' && apiVersion === 'v2' && plan.resumeToken === undefined) {
+      const stored = await store.storedCreatedAt(project.id);
+      const slicing = await planSlices({
+        count: countProbe,
+        stored: { ...stored, quantiles: (fractions) => store.createdAtQuantiles(project.id, fractions) },
+        slices: config.slices,
+        maxSlices: config.maxInFlight,
+        pageSize: config.pageSize,
+        nowMs: now(),
+      });
+      projectTotal = slicing.total;
+      if (slicing.sliced) {
+        slices = await store.addSlices(project.id, apiVersion, 0, slicing.ranges);
+        const boundaries = slicing.ranges.flatMap((r) => (r.createdAtOnOrBefore ? [r.createdAtOnOrBefore] : []));
+        plog.info({ slices: slices.length, totalSize: slicing.total, boundaries }, `sliced walk: ${slicing.reason}`);
+      } else {
+        plog.info({ totalSize: slicing.total }, `one cursor chain: ${slicing.reason}`);
+      }
+    }
+    result.slices = slices?.filter((s) => !s.unfiltered).length ?? 1;
+
     let finished = false;
-    while (true) {
-      try {
-        finished = await walk(plan.filter, resumeToken, pagesBefore, true);
-        break;
-      } catch (error) {
-        // A saved token the API no longer accepts: start the same walk over instead of failing for good.
-        if (resumeToken && result.pages === 0 && error instanceof ApiError && error.status === 400) {
-          plog.warn({ detail: error.detail }, 'the API refused the saved page token; walking from the first page');
-          resumeToken = undefined;
-          pagesBefore = 0;
-          result.mode = plan.kind;
-          await store.beginWalk(project.id, apiVersion, { kind: plan.kind, filter: plan.filter ?? null, at: isoNow() });
-          continue;
+    if (slices !== undefined) {
+      finished = await walkSlices(slices, { walk, store, projectId: project.id, apiVersion, signal, log: plog, totalSize: projectTotal });
+      if (finished && !slices.some((s) => s.unfiltered)) {
+        // Jobs without created_at, or created without one while the slices ran, are in no slice: when
+        // the API says there are any (or cannot say), one pass over the whole list stores them.
+        const { missing } = await jobsWithoutCreatedAt(countProbe);
+        if (missing !== 0) {
+          plog.info(
+            { missing },
+            missing === undefined
+              ? 'the list no longer gives total_size: walking the whole list once for jobs without created_at'
+              : `${missing} jobs have no created_at: walking the whole list once for them`,
+          );
+          const pass = await store.addSlices(project.id, apiVersion, Math.max(...slices.map((s) => s.slice)) + 1, [
+            { createdAtOnOrAfter: undefined, createdAtOnOrBefore: undefined, unfiltered: true },
+          ]);
+          finished = await walkSlices(pass, { walk, store, projectId: project.id, apiVersion, signal, log: plog, totalSize: projectTotal });
         }
-        throw error;
+      }
+    } else {
+      let resumeToken = plan.resumeToken;
+      while (true) {
+        try {
+          finished = await walk({
+            filter: plan.filter,
+            startToken: resumeToken,
+            pagesBefore,
+            checkpoint: true,
+            signal,
+            totalSize: plan.kind === 'full' ? 'page' : undefined,
+          });
+          break;
+        } catch (error) {
+          // A saved token the API no longer accepts: start the same walk over instead of failing for good.
+          if (resumeToken && result.pages === 0 && isRefusedToken(error)) {
+            plog.warn({ detail: error.detail }, 'the API refused the saved page token; walking from the first page');
+            resumeToken = undefined;
+            pagesBefore = 0;
+            result.mode = plan.kind;
+            await store.beginWalk(project.id, apiVersion, { kind: plan.kind, filter: plan.filter ?? null, at: isoNow() });
+            continue;
+          }
+          throw error;
+        }
       }
     }
 
@@ -285,13 +496,20 @@ export async function syncProject(ctx: ProjectContext, project: ProjectConfig): 
       );
       for (const jobIds of batches) {
         if (!finished) break;
-        finished = await walk({ jobIds }, undefined, 0, false);
+        finished = await walk({
+          filter: { jobIds },
+          startToken: undefined,
+          pagesBefore: 0,
+          checkpoint: false,
+          signal,
+          totalSize: undefined,
+        });
       }
     }
 
     if (!finished || signal?.aborted) {
       result.status = 'cancelled';
-      await store.finishProject(runId, project.id, { status: 'cancelled', retries: pendingRetries });
+      await store.finishProject(runId, project.id, { status: 'cancelled', retries: pendingRetries, traffic: trafficNow() });
       plog.info({ pages: result.pages }, 'project cancelled; the next sync resumes from the saved page token');
       return result;
     }
@@ -309,7 +527,12 @@ export async function syncProject(ctx: ProjectContext, project: ProjectConfig): 
     result.warning = done.warning;
     result.pagesSaved = pagesSaved(plan.kind, state.lastFullWalkPages, pagesBefore + result.pages);
     if (done.warning) plog.warn({ warning: done.warning }, 'deletions skipped');
-    await store.finishProject(runId, project.id, { status: 'succeeded', retries: pendingRetries, pagesSaved: result.pagesSaved });
+    await store.finishProject(runId, project.id, {
+      status: 'succeeded',
+      retries: pendingRetries,
+      pagesSaved: result.pagesSaved,
+      traffic: trafficNow(),
+    });
     result.retries += pendingRetries;
     plog.info(
       {
@@ -324,6 +547,9 @@ export async function syncProject(ctx: ProjectContext, project: ProjectConfig): 
         deleted: result.deleted,
         rejects: result.rejects,
         retries: result.retries,
+        slices: result.slices,
+        requests: result.requests,
+        rateLimited: result.rateLimited,
         elapsedMs: now() - started,
       },
       'project synced',
@@ -333,7 +559,7 @@ export async function syncProject(ctx: ProjectContext, project: ProjectConfig): 
     if (signal?.aborted) {
       // The stop request aborted a request in flight: what was stored stays, the token resumes it.
       result.status = 'cancelled';
-      await store.finishProject(runId, project.id, { status: 'cancelled', retries: pendingRetries });
+      await store.finishProject(runId, project.id, { status: 'cancelled', retries: pendingRetries, traffic: trafficNow() });
       return result;
     }
     result.status = 'failed';
@@ -343,7 +569,7 @@ export async function syncProject(ctx: ProjectContext, project: ProjectConfig): 
     result.error = error instanceof ConfigProblem ? error.message : describeFailure(error, project, config);
     plog.error({ err: scrub(describeDbError(error), config.secrets) }, `project failed: ${result.error}`);
     await store
-      .finishProject(runId, project.id, { status: 'failed', error: result.error, retries: pendingRetries })
+      .finishProject(runId, project.id, { status: 'failed', error: result.error, retries: pendingRetries, traffic: trafficNow() })
       .catch((e: unknown) => plog.error({ err: errorMessage(e) }, 'could not record the failure'));
     return result;
   }

@@ -9,6 +9,7 @@ import { abandonDeadRuns, projectLockKey, refreshReportingViews, runLockKey, typ
 import type { Logger } from '../log.ts';
 import { skippedResult, syncProject, type ProjectContext, type ProjectResult, type Progress, type SyncObserver } from './project.ts';
 import { syncStore } from './store.ts';
+import { RequestBudgets } from '../source/budget.ts';
 
 export type Trigger = 'sync' | 'backfill' | 'worker' | 'demo';
 
@@ -87,6 +88,7 @@ async function syncRun(options: SyncOptions, runId: string): Promise<RunResult> 
     onProgress: options.onProgress,
     observer: options.observer,
     warned: new Set(),
+    budgets: new RequestBudgets({ maxInFlight: config.maxInFlight, maxRequestsPerSecond: config.maxRequestsPerSecond }),
   };
 
   /**

@@ -3,7 +3,17 @@
 import type { Db } from '../db/connect.ts';
 import { retrying, type Retrying } from '../db/retry.ts';
 import { finishProject, finishRun, projectsSyncedSince, skipProject, startProject, startRun } from '../db/runs.ts';
-import { beginWalk, completeWalk, jobIdsToRefresh, loadWalkState, rememberDetectedVersion } from '../db/walks.ts';
+import {
+  addSlices,
+  beginWalk,
+  completeWalk,
+  createdAtQuantiles,
+  jobIdsToRefresh,
+  loadWalkState,
+  rememberDetectedVersion,
+  restartSlice,
+  storedCreatedAt,
+} from '../db/walks.ts';
 
 const FUNCTIONS = {
   startRun,
@@ -14,6 +24,10 @@ const FUNCTIONS = {
   projectsSyncedSince,
   loadWalkState,
   beginWalk,
+  addSlices,
+  restartSlice,
+  storedCreatedAt,
+  createdAtQuantiles,
   completeWalk,
   rememberDetectedVersion,
   jobIdsToRefresh,

@@ -14,6 +14,7 @@ const afterFullWalk: WalkState = {
   walkFilter: null,
   lastCompleteWalkStartedMs: NOW - DAY,
   lastFullWalkMs: NOW - 3 * DAY,
+  slices: [],
   lastFullWalkPages: 40,
 };
 
