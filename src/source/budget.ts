@@ -3,14 +3,18 @@
 //
 // - In flight: at most `maxInFlight`; a 429 halves the limit, and it grows back by one for every
 //   `limit` successes (additive increase, multiplicative decrease).
-// - Rate: none at first (or `maxRequestsPerSecond`). The first 429 sets it to 90 % of the rate the key
-//   was actually served at over the last second; it then grows back, quickly up to 85 % of the rate
-//   that was refused and slowly above it, so a steady limit upstream costs a 429 now and then, not a
-//   stream of them. Starts are spaced evenly at the rate (no bursts after a pause).
+// - Rate: none at first (or `maxRequestsPerSecond`). A 429 sets it to 90 % of the rate the key was
+//   actually served at over the last second (at most once a second: the 429s of one burst are one
+//   signal); it then grows back, quickly (25 % a second) up to 85 % of the highest rate refused in the
+//   last 30 s and slowly (0.5 % of it a second) above, so a steady limit upstream costs a 429 now and
+//   then, not a stream of them, while 429s that come whatever the rate (an overloaded API) cannot
+//   ratchet it down to nothing. Starts are spaced evenly at the rate (no bursts after a pause).
 // - Retry-After: a 429's wait holds every request of the key, not only the one that got it.
 // See docs/performance.md.
 
 const WINDOW_MS = 1000;
+/** How long a refused rate is remembered as the ceiling the rate grows back to. */
+const MEMORY_MS = 30_000;
 /** Share of the served rate kept after a 429. */
 const DECREASE = 0.9;
 /** Below this share of the refused rate the rate grows fast (per second: ×1.25), above it slowly. */
@@ -24,6 +28,8 @@ const DEFAULT_PAUSE_MS = 1000;
 export interface BudgetOptions {
   maxInFlight: number;
   maxRequestsPerSecond?: number | undefined;
+  /** Longest wait a 429's Retry-After may impose (config retry.maxRetryAfterMs). Default 60 s. */
+  maxPauseMs?: number | undefined;
   /** Milliseconds, monotonic (tests pass a fake clock). */
   now?: (() => number) | undefined;
 }
@@ -51,8 +57,9 @@ export class RequestBudget {
   #limit: number;
   #inFlight = 0;
   #rate: number;
-  /** The rate at which the last 429 came (the slow-growth zone starts below it). */
-  #refusedRate = Infinity;
+  readonly #maxPauseMs: number;
+  /** The rates refused (served when a 429 came) in the last MEMORY_MS: the slow-growth zone starts below their highest. */
+  readonly #refused: { at: number; rate: number }[] = [];
   #nextStartMs = 0;
   #pauseUntilMs = 0;
   #lastDecreaseMs = -Infinity;
@@ -69,6 +76,7 @@ export class RequestBudget {
     this.#maxInFlight = Math.max(1, options.maxInFlight);
     this.#maxRate = options.maxRequestsPerSecond ?? Infinity;
     this.#now = options.now ?? (() => performance.now());
+    this.#maxPauseMs = options.maxPauseMs ?? 60_000;
     this.#limit = this.#maxInFlight;
     this.#rate = this.#maxRate;
   }
@@ -122,7 +130,7 @@ export class RequestBudget {
     }
     if (outcome.kind !== 'rate-limited') return;
     this.#rateLimited += 1;
-    this.#pauseUntilMs = Math.max(this.#pauseUntilMs, now + (outcome.retryAfterMs ?? DEFAULT_PAUSE_MS));
+    this.#pauseUntilMs = Math.max(this.#pauseUntilMs, now + Math.min(outcome.retryAfterMs ?? DEFAULT_PAUSE_MS, this.#maxPauseMs));
     this.#lastGrowthMs = undefined;
     // The 429s of one burst are one signal: decrease once per window.
     if (now - this.#lastDecreaseMs < WINDOW_MS) return;
@@ -130,9 +138,15 @@ export class RequestBudget {
     this.#limit = Math.max(1, Math.floor(this.#limit / 2));
     this.#successesSinceGrowth = 0;
     const served = this.#served.filter((t) => t >= now - WINDOW_MS).length;
-    const current = Number.isFinite(this.#rate) ? this.#rate : Infinity;
-    this.#refusedRate = Math.min(current, Math.max(served, MIN_RATE));
-    this.#rate = Math.min(this.#maxRate, Math.max(MIN_RATE, DECREASE * this.#refusedRate));
+    const refused = Math.min(this.#rate, Math.max(served, MIN_RATE));
+    this.#refused.push({ at: now, rate: refused });
+    this.#rate = Math.min(this.#maxRate, Math.max(MIN_RATE, DECREASE * refused));
+  }
+
+  /** The highest rate refused in the last MEMORY_MS (Infinity when none was). */
+  #ceiling(now: number): number {
+    while (this.#refused.length > 1 && (this.#refused[0] as { at: number }).at < now - MEMORY_MS) this.#refused.shift();
+    return this.#refused.reduce((max, r) => Math.max(max, r.rate), this.#refused.length > 0 ? 0 : Infinity);
   }
 
   #grow(now: number): void {
@@ -145,7 +159,8 @@ export class RequestBudget {
     const last = this.#lastGrowthMs ?? now;
     this.#lastGrowthMs = now;
     const seconds = Math.max(0, now - last) / 1000;
-    const perSecond = this.#rate < CAUTION * this.#refusedRate ? FAST_GROWTH_PER_S * this.#rate : SLOW_GROWTH_PER_S * this.#refusedRate;
+    const ceiling = this.#ceiling(now);
+    const perSecond = this.#rate < CAUTION * ceiling ? FAST_GROWTH_PER_S * this.#rate : SLOW_GROWTH_PER_S * ceiling;
     this.#rate = Math.min(this.#maxRate, this.#rate + perSecond * seconds);
   }
 

@@ -57,6 +57,8 @@ export interface ProjectResult extends Omit<PageCounts, 'jobsSeen'> {
   /** API requests sent, and how many of them the API refused with 429. */
   requests: number;
   rateLimited: number;
+  /** Requests per second the walk reached (undefined when it sent none). */
+  requestsPerSecond: number | undefined;
   /** One line for the operator: what failed and what to do. */
   error: string | undefined;
   warning: string | undefined;
@@ -215,6 +217,7 @@ function initialResult(config: Config, project: ProjectConfig): ProjectResult {
     slices: undefined,
     requests: 0,
     rateLimited: 0,
+    requestsPerSecond: undefined,
     error: undefined,
     warning: undefined,
   };
@@ -272,11 +275,8 @@ export async function syncProject(ctx: ProjectContext, project: ProjectConfig): 
     const seconds = (now() - started) / 1000;
     result.requests = traffic.requests;
     result.rateLimited = traffic.rateLimited;
-    return {
-      ...traffic,
-      slices: result.slices,
-      requestsPerSecond: seconds > 0 && traffic.requests > 0 ? traffic.requests / seconds : undefined,
-    };
+    result.requestsPerSecond = seconds > 0 && traffic.requests > 0 ? traffic.requests / seconds : undefined;
+    return { ...traffic, slices: result.slices, requestsPerSecond: result.requestsPerSecond };
   };
   try {
     if (project.apiKey === undefined) {

@@ -88,7 +88,11 @@ async function syncRun(options: SyncOptions, runId: string): Promise<RunResult> 
     onProgress: options.onProgress,
     observer: options.observer,
     warned: new Set(),
-    budgets: new RequestBudgets({ maxInFlight: config.maxInFlight, maxRequestsPerSecond: config.maxRequestsPerSecond }),
+    budgets: new RequestBudgets({
+      maxInFlight: config.maxInFlight,
+      maxRequestsPerSecond: config.maxRequestsPerSecond,
+      maxPauseMs: config.retry.maxRetryAfterMs,
+    }),
   };
 
   /**

@@ -91,6 +91,18 @@ export function createMetrics(options: MetricsOptions): Metrics {
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
     registers,
   });
+  const rateLimited = new Counter({
+    name: 'classify_sync_rate_limited_total',
+    help: 'API requests the API refused with 429 (rate limited), by project',
+    labelNames: ['project'] as const,
+    registers,
+  });
+  const requestRate = new Gauge({
+    name: 'classify_sync_request_rate',
+    help: "Requests per second each project's last walk reached (its requests over its wall time)",
+    labelNames: ['project'] as const,
+    registers,
+  });
   new Gauge({
     name: 'classify_sync_last_success_timestamp_seconds',
     help: 'When each project last synced successfully (any process; read from the database), 0 if never',
@@ -111,13 +123,17 @@ export function createMetrics(options: MetricsOptions): Metrics {
   for (const project of options.projectIds) {
     pages.inc({ project }, 0);
     rejects.inc({ project }, 0);
+    rateLimited.inc({ project }, 0);
     for (const change of JOB_CHANGES) jobs.inc({ project, change }, 0);
   }
 
   return {
     registry,
     observer: {
-      request: ({ status, durationMs }) => requestDuration.observe({ status }, durationMs / SECOND),
+      request: ({ projectId: project, status, durationMs }) => {
+        requestDuration.observe({ status }, durationMs / SECOND);
+        if (status === '429') rateLimited.inc({ project });
+      },
       retry: ({ status }) => retries.inc({ status }),
       page: ({ projectId: project, counts }) => {
         pages.inc({ project });
@@ -136,6 +152,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
       for (const p of result?.projects ?? []) {
         projects.inc({ project: p.projectId, status: p.status });
         jobs.inc({ project: p.projectId, change: 'delete' }, p.deleted);
+        if (p.requestsPerSecond !== undefined) requestRate.set({ project: p.projectId }, p.requestsPerSecond);
       }
     },
     tickSkipped: () => ticksSkipped.inc(),

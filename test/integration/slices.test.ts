@@ -5,6 +5,7 @@ import { sql } from 'drizzle-orm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { queryRows } from '../../src/db/connect.ts';
 import { createLogger } from '../../src/log.ts';
+import { createMetrics } from '../../src/worker/metrics.ts';
 import { startSimulator, type SimProjectSpec, type Simulator, type SimulatorOptions } from '../../src/simulator/index.ts';
 import { useBackend, usePostgres } from '../helpers/fixtures.ts';
 import { storedRaw, sync, testConfig } from '../helpers/harness.ts';
@@ -195,8 +196,16 @@ describe('sliced full walk', () => {
   it('under a rate limit every job is stored, and the run record counts the 429s the API sent', async () => {
     const s = await simulator(600, { rateLimit: 10 });
     const tdb = database();
-    const result = await sync(testConfig(s, { projects: [P], api: 'v2', pageSize: 20, slices: 4 }), tdb, { full: true });
+    const metrics = createMetrics({ projectIds: [P], freshness: () => Promise.resolve([]) });
+    const result = await sync(testConfig(s, { projects: [P], api: 'v2', pageSize: 20, slices: 4 }), tdb, {
+      full: true,
+      observer: metrics.observer,
+    });
+    metrics.runFinished(result, 1);
     expect(result.projects[0]).toMatchObject({ status: 'succeeded', jobsSeen: 600 });
+    const exported = await metrics.registry.metrics();
+    expect(exported).toContain(`classify_sync_rate_limited_total{project="${P}"} ${s.stats.rateLimited}`);
+    expect(exported).toMatch(new RegExp(`classify_sync_request_rate\\{project="${P}"\\} \\d`));
     expect(await storedRaw(tdb.database.db, P)).toEqual(expectedRawV2(s, P));
     const [row] = await queryRows<{ requests: number; rate_limited: number; requests_per_second: number; run_limited: number }>(
       tdb.database.db,

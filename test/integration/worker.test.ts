@@ -367,6 +367,8 @@ describe.runIf(pgUp)('classify-sync worker (processes, real Postgres)', () => {
     expect(sampleValue(samples, 'classify_sync_request_duration_seconds_count', { status: '200' })).toBe(4);
     expect(sampleValue(samples, 'classify_sync_request_duration_seconds_count', { status: '500' })).toBe(2);
     expect(sampleValue(samples, 'classify_sync_projects_total', { project: B, status: 'failed' })).toBe(1);
+    expect(sampleValue(samples, 'classify_sync_rate_limited_total', { project: A })).toBe(0);
+    expect(sampleValue(samples, 'classify_sync_request_rate', { project: A })).toBeGreaterThan(0);
     expect(sampleValue(samples, 'classify_sync_last_success_timestamp_seconds', { project: B })).toBe(0);
     const lastSuccessA = sampleValue(samples, 'classify_sync_last_success_timestamp_seconds', { project: A });
     expect(Math.abs(lastSuccessA * 1000 - Date.parse(String(failing.body.projects[0]?.lastSuccessAt)))).toBeLessThan(1);
