@@ -21,6 +21,10 @@ export interface SyncChildReport {
   unchanged: number;
   deleted: number;
   rejects: number;
+  /** Requests retried, as the run counts them (sync_run_projects.retries). */
+  retries: number;
+  /** The run's requests by HTTP status ("200", "429", ...) or error kind, as its observer saw them. */
+  requestsByStatus: Record<string, number>;
   /** Rows stored after the run. */
   rows: TableCounts;
   /** n_tup_ins + n_tup_upd + n_tup_del from pg_stat_user_tables, before and after the run. */

@@ -1,35 +1,38 @@
 // `npm run bench`: the sync against the physical limits of this machine, measured in the same run.
 // See docs/performance.md for what each scenario measures and the recorded figures.
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { cpus, freemem, loadavg, totalmem } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { errorMessage } from '../src/errors.ts';
 import { copyAll, copyCollector, walkAll } from './ceilings.ts';
-import { freshDatabase, processCpuMs, serverVersion, type BenchDatabase, type DbKind } from './databases.ts';
-import type { SyncChildReport, TableCounts } from './protocol.ts';
-import { formatTable, evaluateTargets, type BenchResult } from './report.ts';
-import { startSimulatorProcess, type SimulatorProcess } from './simulator.ts';
+import { note, runSyncChild, withDatabase, withSimulator } from './children.ts';
+import { processCpuMs, serverVersion, type DbKind } from './databases.ts';
+import type { TableCounts } from './protocol.ts';
+import { formatTable, evaluateTargets, exactnessFailures, type BenchResult } from './report.ts';
+import { runSingleScenarios, SINGLE_SCENARIOS } from './single.ts';
+import type { SimulatorProcess } from './simulator.ts';
 
 const USAGE = `Usage: npm run bench -- [options]
   --jobs <n>            jobs in all, spread over the projects (default 100000)
   --projects <n>        projects (default 4)
   --db <kind>           postgres | pglite (default: postgres when DATABASE_URL is set, else pglite)
-  --scenario <name>     ceilings | cold | warm | latency | memory (repeatable; default: all)
-  --latency-ms <n>      per-request latency of the latency-bound scenario (default 100)
+  --scenario <name>     ceilings | cold | warm | latency | memory | single-latency | single-rate |
+                        single-cpu | single-memory | single (the four single-* ones)
+                        (repeatable; default: all)
+  --latency-ms <n>      per-request latency of the latency-bound scenarios (default 100)
   --latency-pages <n>   pages of the latency-bound scenario (default 100)
   --memory-jobs <a,b>   job counts of the memory scenario (default: --jobs and 10 × --jobs)
+  --single-jobs <n>     jobs of the one project of single-latency, single-rate, single-cpu (default 20000)
+  --single-memory-jobs <n>  jobs of the one project of single-memory (default 100000)
+  --rate <r>            requests/s per key the simulator allows in single-rate (default 10)
+  --slices <n|auto>     the sync's slices setting in the single-* scenarios (default auto)
   --page-size <n>       items per page (default 100)
   --concurrency <n>     projects synced in parallel (default 4)
   --keep                keep the bench databases
   --json                print the results as JSON only`;
 
-const SCENARIOS = ['ceilings', 'cold', 'warm', 'latency', 'memory'] as const;
+const SCENARIOS = ['ceilings', 'cold', 'warm', 'latency', 'memory', ...SINGLE_SCENARIOS] as const;
 type Scenario = (typeof SCENARIOS)[number];
-
-const SYNC_CHILD = fileURLToPath(new URL('./sync-child.ts', import.meta.url));
-const TSX = import.meta.resolve('tsx');
 
 function positive(name: string, value: string): number {
   const n = Number(value);
@@ -48,6 +51,10 @@ function parseOptions(argv: string[]) {
       'latency-ms': { type: 'string', default: '100' },
       'latency-pages': { type: 'string', default: '100' },
       'memory-jobs': { type: 'string' },
+      'single-jobs': { type: 'string', default: '20000' },
+      'single-memory-jobs': { type: 'string', default: '100000' },
+      rate: { type: 'string', default: '10' },
+      slices: { type: 'string', default: 'auto' },
       'page-size': { type: 'string', default: '100' },
       concurrency: { type: 'string', default: '4' },
       keep: { type: 'boolean', default: false },
@@ -58,12 +65,16 @@ function parseOptions(argv: string[]) {
   const jobs = positive('jobs', values.jobs);
   const db = (values.db ?? (process.env.DATABASE_URL ? 'postgres' : 'pglite')) as DbKind;
   if (db !== 'postgres' && db !== 'pglite') throw new Error(`--db must be postgres or pglite, got ${JSON.stringify(values.db)}`);
-  const requested = (values.scenario ?? []).flatMap((s) => s.split(','));
+  const requested = (values.scenario ?? []).flatMap((s) => s.split(',')).flatMap((s) => (s === 'single' ? [...SINGLE_SCENARIOS] : [s]));
   for (const s of requested) {
     if (!(SCENARIOS as readonly string[]).includes(s))
       throw new Error(`--scenario must be one of ${SCENARIOS.join(', ')}, got ${JSON.stringify(s)}`);
   }
   const memoryJobs = values['memory-jobs']?.split(',').map((v) => positive('memory-jobs', v)) ?? [jobs, jobs * 10];
+  const rate = Number(values.rate);
+  if (!(Number.isFinite(rate) && rate > 0))
+    throw new Error(`--rate must be a positive number of requests per second, got ${JSON.stringify(values.rate)}`);
+  const slices: number | 'auto' = values.slices === 'auto' ? 'auto' : positive('slices', values.slices);
   return {
     help: values.help,
     jobs,
@@ -73,6 +84,10 @@ function parseOptions(argv: string[]) {
     latencyMs: positive('latency-ms', values['latency-ms']),
     latencyPages: positive('latency-pages', values['latency-pages']),
     memoryJobs,
+    singleJobs: positive('single-jobs', values['single-jobs']),
+    singleMemoryJobs: positive('single-memory-jobs', values['single-memory-jobs']),
+    rate,
+    slices,
     pageSize: positive('page-size', values['page-size']),
     concurrency: positive('concurrency', values.concurrency),
     keep: values.keep,
@@ -82,73 +97,10 @@ function parseOptions(argv: string[]) {
 
 export type BenchOptions = ReturnType<typeof parseOptions>;
 
-/** Progress for the person watching; stdout stays for the table or the JSON. */
-const note = (text: string) => process.stderr.write(`bench: ${text}\n`);
-
-/** Environment for a sync child: this process's, less any LlamaCloud or database settings. */
-function childEnv(sim: SimulatorProcess, db: BenchDatabase): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (!/^(LLAMA_CLOUD_|DATABASE_URL$|CLASSIFY_SYNC_)/.test(k)) env[k] = v;
-  }
-  return { ...env, LLAMA_CLOUD_BASE_URL: sim.url, LLAMA_CLOUD_API_KEY: sim.apiKey, ...(db.url && { DATABASE_URL: db.url }) };
-}
-
-/** Runs one sync (a backfill from the first page) in a child process and returns its report. */
-async function runSyncChild(sim: SimulatorProcess, db: BenchDatabase, options: BenchOptions): Promise<SyncChildReport> {
-  const args = [
-    '--import',
-    TSX,
-    SYNC_CHILD,
-    ...sim.projectIds.flatMap((id) => ['--project', id]),
-    '--page-size',
-    String(options.pageSize),
-    '--concurrency',
-    String(options.concurrency),
-    ...(db.pgliteDir ? ['--pglite-dir', db.pgliteDir] : []),
-  ];
-  const child = spawn(process.execPath, args, { env: childEnv(sim, db), stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
-  let output = '';
-  const keep = (chunk: Buffer) => {
-    output = (output + chunk.toString()).slice(-8_000);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  let report: SyncChildReport | undefined;
-  child.on('message', (message) => {
-    report = message as SyncChildReport;
-  });
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', resolve);
-  });
-  if (code !== 0 || !report) throw new Error(`sync child exited with code ${code}:\n${output}`);
-  if (report.status !== 'succeeded') throw new Error(`sync finished ${report.status}:\n${output}`);
-  return report;
-}
-
 const simulatorCpuMs = (sim: SimulatorProcess) => (sim.pid === undefined ? undefined : processCpuMs([sim.pid]));
 const sumCounts = (c: TableCounts, keys: (keyof TableCounts)[]) => keys.reduce((n, k) => n + c[k], 0);
 const STORED: (keyof TableCounts)[] = ['classify_jobs', 'classify_job_rules', 'classify_job_parsing_settings'];
 const seconds = (ms: number) => ms / 1000;
-
-async function withSimulator<T>(spec: Parameters<typeof startSimulatorProcess>[0], fn: (sim: SimulatorProcess) => Promise<T>): Promise<T> {
-  const sim = await startSimulatorProcess(spec);
-  try {
-    return await fn(sim);
-  } finally {
-    await sim.stop();
-  }
-}
-
-async function withDatabase<T>(options: BenchOptions, fn: (db: BenchDatabase) => Promise<T>): Promise<T> {
-  const db = await freshDatabase(options.db, process.env.DATABASE_URL, options.keep);
-  try {
-    return await fn(db);
-  } finally {
-    await db.drop();
-  }
-}
 
 export async function runBench(options: BenchOptions): Promise<BenchResult> {
   const { scenarios } = options;
@@ -172,12 +124,18 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       latencyMs: options.latencyMs,
       latencyPages: options.latencyPages,
       memoryJobs: options.memoryJobs,
+      singleJobs: options.singleJobs,
+      singleMemoryJobs: options.singleMemoryJobs,
+      rate: options.rate,
+      slices: String(options.slices),
       scenarios: [...scenarios],
     },
     scenarios: {},
     targets: [],
   };
   const s = result.scenarios;
+  // The multi-project scenarios run the sync with its default walk settings, as they always have.
+  const multi = { pageSize: options.pageSize, concurrency: options.concurrency };
   const perProject = Math.ceil(options.jobs / options.projects);
   const spec = { projects: options.projects, jobsPerProject: perProject, latencyMs: 0 };
 
@@ -213,7 +171,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       if (scenarios.has('cold') || scenarios.has('warm')) {
         await withDatabase(options, async (db) => {
           note(`cold backfill: ${sim.jobs} jobs into empty tables (${options.db})`);
-          const cold = await runSyncChild(sim, db, options);
+          const cold = await runSyncChild(sim, db, multi);
           const rows = sumCounts(cold.rows, STORED);
           s.cold = {
             jobs: cold.jobsSeen,
@@ -233,7 +191,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
           }
           if (!scenarios.has('warm')) return;
           note('warm re-sync: the same data again, nothing changed upstream');
-          const warm = await runSyncChild(sim, db, options);
+          const warm = await runSyncChild(sim, db, multi);
           const written = (t: keyof TableCounts) => warm.rowVersionsAfter[t] - warm.rowVersionsBefore[t];
           s.warm = {
             jobs: warm.jobsSeen,
@@ -259,7 +217,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     await withSimulator({ projects: 1, jobsPerProject: pages * options.pageSize, latencyMs: options.latencyMs }, (sim) =>
       withDatabase(options, async (db) => {
         note(`latency-bound: 1 project, ${pages} pages, ${options.latencyMs} ms per request`);
-        const run = await runSyncChild(sim, db, options);
+        const run = await runSyncChild(sim, db, multi);
         const floorMs = run.pages * options.latencyMs;
         s.latency = {
           pages: run.pages,
@@ -279,7 +237,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       await withSimulator({ projects: options.projects, jobsPerProject: each, latencyMs: 0 }, (sim) =>
         withDatabase(options, async (db) => {
           note(`memory: backfill of ${sim.jobs} jobs in a child process`);
-          const run = await runSyncChild(sim, db, options);
+          const run = await runSyncChild(sim, db, multi);
           runs.push({ jobs: run.jobsSeen, maxRssBytes: run.maxRssBytes, seconds: seconds(run.wallMs) });
         }),
       );
@@ -289,6 +247,8 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     // The growth from the smallest run to the largest: with one run there is none to speak of.
     s.memory = { runs, ratio: first && last && runs.length > 1 ? last.maxRssBytes / first.maxRssBytes : undefined };
   }
+
+  await runSingleScenarios(scenarios, options, s);
 
   result.machine.loadAverageAtEnd = loadavg().map((l) => Number(l.toFixed(2)));
   result.targets = evaluateTargets(result);
@@ -309,7 +269,8 @@ async function main(): Promise<number> {
   }
   const result = await runBench(options);
   process.stdout.write(options.json ? `${JSON.stringify(result, null, 2)}\n` : formatTable(result));
-  return 0;
+  // Figures of a run that stored the wrong data are no figures: say so in the exit code too.
+  return exactnessFailures(result).length > 0 ? 1 : 0;
 }
 
 process.exitCode = await main();

@@ -3,7 +3,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_API_KEY, DEFAULT_SEED, simProjectId } from '../src/simulator/index.ts';
+import { STATS_PREFIX } from '../src/commands/simulator.ts';
+import { DEFAULT_API_KEY, DEFAULT_SEED, simProjectId, type SimulatorStats } from '../src/simulator/index.ts';
 
 const BIN = fileURLToPath(new URL('../bin/classify-sync.js', import.meta.url));
 /** Seeding 1 000 000 jobs takes ~10 s; give it room on a busy machine. */
@@ -17,13 +18,16 @@ export interface SimulatorProcess {
   jobs: number;
   /** The simulator's process id (to read its CPU time). */
   pid: number | undefined;
-  stop(): Promise<void>;
+  /** Stops it; resolves to what it served in its lifetime (its stats line), if it printed one. */
+  stop(): Promise<SimulatorStats | undefined>;
 }
 
 export interface SimulatorSpec {
   projects: number;
   jobsPerProject: number;
   latencyMs: number;
+  /** Requests/s allowed per API key (the simulator's --rate-limit); default none. */
+  rateLimit?: number | undefined;
 }
 
 /** Starts `classify-sync simulator` on a free port and waits for its "Listening on" line. */
@@ -43,6 +47,7 @@ export async function startSimulatorProcess(spec: SimulatorSpec): Promise<Simula
       String(spec.latencyMs),
       '--seed',
       String(DEFAULT_SEED),
+      ...(spec.rateLimit === undefined ? [] : ['--rate-limit', String(spec.rateLimit)]),
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -67,24 +72,32 @@ export async function startSimulatorProcess(spec: SimulatorSpec): Promise<Simula
       reject(new Error(`simulator exited with code ${code} before listening:\n${output}`));
     });
   });
-  // Keep draining its output so a full pipe never blocks it.
-  child.stdout.resume();
-  child.stderr.resume();
+  // Keep reading its output (onData stays attached) so a full pipe never blocks it; it prints a few
+  // lines at start and its stats line when stopped.
   return {
     url,
     apiKey: DEFAULT_API_KEY,
     projectIds: Array.from({ length: spec.projects }, (_, i) => simProjectId(DEFAULT_SEED, i)),
     jobs: spec.projects * spec.jobsPerProject,
     pid: child.pid,
-    stop: () => stopChild(child),
+    stop: async () => {
+      await stopChild(child);
+      return statsOf(output);
+    },
   };
+}
+
+function statsOf(output: string): SimulatorStats | undefined {
+  const line = output.split('\n').find((l) => l.startsWith(STATS_PREFIX));
+  return line === undefined ? undefined : (JSON.parse(line.slice(STATS_PREFIX.length)) as SimulatorStats);
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
+  // 'close', not 'exit': the stats line may still be in the pipe when the process has exited.
+  const closed = once(child, 'close');
   child.kill('SIGTERM');
   const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-  await exited;
+  await closed;
   clearTimeout(timer);
 }

@@ -3,6 +3,7 @@
 // time, peak RSS, rows stored and row versions written. Its own process so its peak RSS is its own.
 //
 //   node --import tsx bench/sync-child.ts --project <id>... [--pglite-dir <dir>] [--page-size <n>]
+//     [--concurrency <n>] [--api v1|v2|auto] [--slices <n|auto>] [--full]
 //   env: LLAMA_CLOUD_BASE_URL, LLAMA_CLOUD_API_KEY, DATABASE_URL (unset: PGlite)
 import { parseArgs } from 'node:util';
 import { sql } from 'drizzle-orm';
@@ -81,6 +82,11 @@ async function main(): Promise<SyncChildReport> {
       'pglite-dir': { type: 'string' },
       'page-size': { type: 'string' },
       concurrency: { type: 'string' },
+      api: { type: 'string' },
+      slices: { type: 'string' },
+      // Walk in full even when an incremental walk would do, as `backfill` does: a re-sync then
+      // fetches and compares every job.
+      full: { type: 'boolean', default: false },
       'log-level': { type: 'string', default: 'warn' },
     },
   });
@@ -90,6 +96,8 @@ async function main(): Promise<SyncChildReport> {
       pgliteDir: values['pglite-dir'],
       pageSize: values['page-size'] === undefined ? undefined : Number(values['page-size']),
       concurrency: values.concurrency === undefined ? undefined : Number(values.concurrency),
+      api: values.api,
+      slices: values.slices === undefined || values.slices === 'auto' ? values.slices : Number(values.slices),
       logLevel: values['log-level'],
     },
     process.env,
@@ -100,8 +108,14 @@ async function main(): Promise<SyncChildReport> {
   try {
     const rowVersionsBefore = await rowVersions(database, config.databaseUrl, false);
     const cpu = process.cpuUsage();
+    const requestsByStatus: Record<string, number> = {};
+    const observer = {
+      request: ({ status }: { status: string }) => {
+        requestsByStatus[status] = (requestsByStatus[status] ?? 0) + 1;
+      },
+    };
     const started = performance.now();
-    const result = await runSync({ config, database, log, trigger: 'backfill', fromStart: true });
+    const result = await runSync({ config, database, log, trigger: 'backfill', fromStart: true, full: values.full, observer });
     const wallMs = performance.now() - started;
     const { user, system } = process.cpuUsage(cpu);
     const dbCpuMs = await backendCpuMs(database);
@@ -111,7 +125,7 @@ async function main(): Promise<SyncChildReport> {
       closed = true;
     }
     const rowVersionsAfter = await rowVersions(database, config.databaseUrl, true);
-    const sum = (key: 'pages' | 'jobsSeen' | 'inserted' | 'updated' | 'unchanged' | 'deleted' | 'rejects') =>
+    const sum = (key: 'pages' | 'jobsSeen' | 'inserted' | 'updated' | 'unchanged' | 'deleted' | 'rejects' | 'retries') =>
       result.projects.reduce((n, p) => n + p[key], 0);
     const failed = result.projects.find((p) => p.error);
     if (failed) process.stderr.write(`bench sync: project ${failed.projectId} failed: ${failed.error}\n`);
@@ -130,6 +144,8 @@ async function main(): Promise<SyncChildReport> {
       unchanged: sum('unchanged'),
       deleted: sum('deleted'),
       rejects: sum('rejects'),
+      retries: sum('retries'),
+      requestsByStatus,
       rows,
       rowVersionsBefore,
       rowVersionsAfter,

@@ -12,6 +12,9 @@ import {
 
 const PATHS: Record<ApiName, string> = { v1: V1_JOBS_PATH, v2: V2_JOBS_PATH };
 
+/** The line printed on stopping, followed by the simulator's stats (SimulatorStats) as JSON. */
+export const STATS_PREFIX = 'Stats: ';
+
 const USAGE = `Usage: simulator [options]
   --port <n>          port to listen on (default 4010; 0 = any free port)
   --host <addr>       address to bind (default 127.0.0.1)
@@ -105,6 +108,8 @@ export async function runSimulatorCli(argv: string[], io: SimulatorCliIo = {}): 
 
   await untilStopped(io.signal);
   await sim.stop();
+  // What was served, for whoever started it (the bench counts the requests refused with 429 here).
+  write(`${STATS_PREFIX}${JSON.stringify(sim.stats)}`);
   write('Simulator stopped.');
 }
 
