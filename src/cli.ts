@@ -170,6 +170,6 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
         throw new UsageError(`unknown command ${JSON.stringify(command)}`);
     }
   } catch (error) {
-    return printFailure(error, io);
+    return await printFailure(error, io);
   }
 }

@@ -1,10 +1,9 @@
 // What every command shares: the streams it writes to, the exit codes, and how a run's result and a
-// failure are printed.
-import { ConfigError, envSecrets } from '../config.ts';
-import { DatabaseError } from '../db/connect.ts';
+// failure are printed. The command line loads this module before any command, so it imports nothing
+// heavy: `--help` or a wrong flag must not pay for zod, pino, pg or Drizzle.
 import { errorCode, errorMessage } from '../errors.ts';
-import { scrub } from '../log.ts';
 import type { RunResult } from '../sync/run.ts';
+import { scrub } from '../scrub.ts';
 
 export const EXIT = { ok: 0, cannotRun: 1, someFailed: 2 } as const;
 
@@ -49,13 +48,22 @@ export function exitCodeOf(result: RunResult): number {
   return result.projects.some((p) => p.status === 'failed') ? EXIT.someFailed : EXIT.ok;
 }
 
+/**
+ * Errors whose message is the whole story (no "unexpected error:" in front): ConfigError (config.ts) and
+ * DatabaseError (db/connect.ts). Matched by name, which both classes set, so that this module need not
+ * load theirs (zod, pg, Drizzle) just to print a usage error.
+ */
+const EXPECTED_ERRORS: ReadonlySet<string> = new Set(['ConfigError', 'DatabaseError']);
+
 /** Prints a command's failure as one line (scrubbed of every secret in the environment); exits 1. */
-export function printFailure(error: unknown, io: Io): number {
+export async function printFailure(error: unknown, io: Io): Promise<number> {
+  // config.ts is already loaded when a command failed; only a usage error pays for it, and only here.
+  const { envSecrets } = await import('../config.ts');
   const message = scrub(errorMessage(error), envSecrets(io.env));
   const code = errorCode(error);
   if (error instanceof UsageError || code?.startsWith('ERR_PARSE_ARGS')) {
     line(io.stderr, `classify-sync: ${message} (see classify-sync --help)`);
-  } else if (error instanceof ConfigError || error instanceof DatabaseError) {
+  } else if (error instanceof Error && EXPECTED_ERRORS.has(error.name)) {
     line(io.stderr, `classify-sync: ${message}`);
   } else {
     line(io.stderr, `classify-sync: unexpected error: ${message}`);
