@@ -1,5 +1,6 @@
 // Pure: one API item → the rows of one job (job, rules, parsing settings), or a reject with its reason.
 // Nothing here does I/O; the same input always gives the same rows.
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { ApiVersion } from './config.ts';
 import type { JobRow, ParsingRow, RuleRow } from './db/schema.ts';
@@ -8,9 +9,47 @@ import { expandPageSpec } from './pagespec.ts';
 import { scrub } from './scrub.ts';
 
 export interface NormalizedJob {
-  job: Omit<JobRow, 'firstSeenAt' | 'syncedAt' | 'lastRunId' | 'deletedAt'>;
+  job: Omit<JobRow, 'firstSeenAt' | 'syncedAt' | 'lastRunId' | 'deletedAt' | 'contentDigest'>;
   rules: RuleRow[];
   parsing: ParsingRow | undefined;
+  /** classify_jobs.content_digest: stands for job, rules and parsing (see contentDigest). */
+  digest: Buffer;
+}
+
+/**
+ * A copy of a JSON value with every object's keys in sorted order. Key order is no content (jsonb
+ * ignores it): an item whose keys upstream reordered is unchanged, and must keep its digest.
+ */
+function sortedKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortedKeys);
+  if (value === null || typeof value !== 'object') return value;
+  const object = value as Record<string, unknown>;
+  // fromEntries, as in cleanJson: a key "__proto__" stays data.
+  return Object.fromEntries(
+    Object.keys(object)
+      .sort()
+      .map((key) => [key, sortedKeys(object[key])]),
+  );
+}
+
+/** Bytes of SHA-256 kept as the digest: 128 bits, no accidental collision among any number of jobs. */
+const DIGEST_BYTES = 16;
+
+/**
+ * The digest of everything the page statement stores of a job: its columns (raw included), its rules
+ * and its parsing settings. Any change to what would be stored changes it; the same rows give the same
+ * digest in every process and release, until what normalize derives from an item changes, when each
+ * job is rewritten once with its new rows.
+ */
+export function contentDigest(job: NormalizedJob['job'], rules: readonly RuleRow[], parsing: ParsingRow | undefined): Buffer {
+  return createHash('sha256')
+    .update(JSON.stringify([{ ...job, raw: sortedKeys(job.raw) }, rules, parsing ?? null]))
+    .digest()
+    .subarray(0, DIGEST_BYTES);
+}
+
+function normalizedJob(job: NormalizedJob['job'], rules: RuleRow[], parsing: ParsingRow | undefined): NormalizedJob {
+  return { job, rules, parsing, digest: contentDigest(job, rules, parsing) };
 }
 
 export interface Reject {
@@ -235,8 +274,8 @@ export function normalizeV1Item(item: unknown, ctx: NormalizeContext): Normalize
   return {
     ok: true,
     warnings,
-    value: {
-      job: {
+    value: normalizedJob(
+      {
         id: it.id,
         projectId: it.project_id,
         organizationId: ctx.organizationId ?? null,
@@ -252,18 +291,17 @@ export function normalizeV1Item(item: unknown, ctx: NormalizeContext): Normalize
         updatedAt: nul(it.updated_at),
         raw,
       },
-      rules: it.rules.map((r, position) => ({ jobId: it.id, position, type: r.type, description: r.description })),
-      parsing:
-        pc == null
-          ? undefined
-          : {
-              jobId: it.id,
-              lang: nul(pc.lang),
-              maxPages: nul(pc.max_pages),
-              targetPages: nul(pc.target_pages),
-              targetPagesSpec: null,
-            },
-    },
+      it.rules.map((r, position) => ({ jobId: it.id, position, type: r.type, description: r.description })),
+      pc == null
+        ? undefined
+        : {
+            jobId: it.id,
+            lang: nul(pc.lang),
+            maxPages: nul(pc.max_pages),
+            targetPages: nul(pc.target_pages),
+            targetPagesSpec: null,
+          },
+    ),
   };
 }
 
@@ -338,8 +376,8 @@ export function normalizeV2Item(item: unknown, ctx: NormalizeContext): Normalize
   return {
     ok: true,
     warnings,
-    value: {
-      job: {
+    value: normalizedJob(
+      {
         id: it.id,
         projectId: it.project_id,
         organizationId: ctx.organizationId ?? null,
@@ -363,18 +401,17 @@ export function normalizeV2Item(item: unknown, ctx: NormalizeContext): Normalize
         resultReasoning: nul(it.result?.reasoning),
         raw,
       },
-      rules: it.configuration.rules.map((r, position) => ({ jobId: it.id, position, type: r.type, description: r.description })),
-      parsing:
-        pc == null
-          ? undefined
-          : {
-              jobId: it.id,
-              lang: nul(pc.lang),
-              maxPages: nul(pc.max_pages),
-              targetPages,
-              targetPagesSpec: nul(pc.target_pages),
-            },
-    },
+      it.configuration.rules.map((r, position) => ({ jobId: it.id, position, type: r.type, description: r.description })),
+      pc == null
+        ? undefined
+        : {
+            jobId: it.id,
+            lang: nul(pc.lang),
+            maxPages: nul(pc.max_pages),
+            targetPages,
+            targetPagesSpec: nul(pc.target_pages),
+          },
+    ),
   };
 }
 

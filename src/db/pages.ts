@@ -60,7 +60,8 @@ const JOB_ITEM_KEYS = [
 type UnstoredJobKey = Exclude<keyof NormalizedJob['job'], (typeof JOB_ITEM_KEYS)[number]>;
 const _everyJobKeyStored: [UnstoredJobKey] extends [never] ? true : UnstoredJobKey = true;
 
-const JOB_COLUMNS = columnsOf(classifyJobs, JOB_ITEM_KEYS);
+/** What the page statement writes of a job: its columns and its digest (NormalizedJob['digest']). */
+const JOB_COLUMNS = columnsOf(classifyJobs, [...JOB_ITEM_KEYS, 'contentDigest']);
 const RULE_COLUMNS = columnsOf(classifyJobRules, ['jobId', 'position', 'type', 'description']);
 const PARSING_COLUMNS = columnsOf(classifyJobParsingSettings, ['jobId', 'lang', 'maxPages', 'targetPages', 'targetPagesSpec']);
 
@@ -116,15 +117,12 @@ function differs(table: string, columns: Columns): SQL {
 }
 
 /**
- * What makes a stored job differ from an incoming one: the item as received or what we derive from
- * it, or its coming back from the deleted. An unchanged item writes no row version.
+ * What makes a stored job differ from an incoming one: its digest, which stands for everything stored
+ * of it (null on a row stored before digests existed: rewritten once, with its digest), or its coming
+ * back from the deleted. An unchanged item writes no row version.
  */
-const COMPARED = columnsOf(classifyJobs, ['raw', 'outcome', 'apiVersion', 'organizationId']);
 const jobChanged = (stored: string, incoming: string): SQL =>
-  sql.raw(
-    `(${COMPARED.map(([, c]) => `${stored}."${c.name}"`).join(', ')}) IS DISTINCT FROM (${COMPARED.map(([, c]) => `${incoming}."${c.name}"`).join(', ')})
-   OR ${stored}.deleted_at IS NOT NULL`,
-  );
+  sql.raw(`${stored}.content_digest IS DISTINCT FROM ${incoming}.content_digest OR ${stored}.deleted_at IS NOT NULL`);
 
 /** Columns an upsert overwrites; `first_seen_at` is kept from the first sighting. */
 const JOB_SET = sql.join(
@@ -196,14 +194,17 @@ function sliceCheckpoint(input: StorePageInput, slice: number): SQL {
     )`;
 }
 
-/** What the parts of a split page stored, carried into the statement that closes the page. */
+/**
+ * What was settled before the statement that closes the page, carried into it: the page's unchanged
+ * jobs (found by their digests), and what the parts of a split page stored.
+ */
 interface Carried {
   jobsSeen: number;
   inserted: number;
   updated: number;
   /** Quarantined by the parts (foreign ids). */
   rejects: number;
-  /** Ids the parts stored, for the walk's seen ids and for settling open rejects. */
+  /** Ids of the unchanged jobs and of the ones the parts stored, for the walk's seen ids and for settling open rejects. */
   ids: string[];
 }
 
@@ -216,11 +217,14 @@ interface StatementResult {
 }
 
 /**
- * Stores one page in one transaction: a single statement, inside an explicit BEGIN/COMMIT. The
- * statement alone would be atomic, but a server keeps executing a statement whose client has died
- * (e.g. one blocked on a lock while the worker was stopped) and would then autocommit it after the
- * process, and its project lock, are gone, racing the next walk's checkpoint. With COMMIT sent only by
- * a live process, a dead one's page is rolled back. Jobs must be unique by id (normalizePage does that).
+ * Stores one page in one transaction, inside an explicit BEGIN/COMMIT: first a small statement sends
+ * the page's (id, digest) pairs and learns which jobs are new or changed (unchangedJobs); only those
+ * are sent whole, to the page statement, which also writes the whole page's bookkeeping. A re-sync
+ * with nothing changed thus sends no job content and writes no job row. A server keeps executing a
+ * statement whose client has died (e.g. one blocked on a lock while the worker was stopped) and would
+ * autocommit a lone statement after the process, and its project lock, are gone, racing the next
+ * walk's checkpoint. With COMMIT sent only by a live process, a dead one's page is rolled back. Jobs
+ * must be unique by id (normalizePage does that).
  *
  * When Postgres refuses the statement because of the data (isDataError: a value it cannot hold, a key
  * it cannot index), the page is stored again in parts, in one transaction: halves under savepoints,
@@ -230,13 +234,16 @@ interface StatementResult {
  */
 export async function storePage(db: Db, input: StorePageInput): Promise<PageResult> {
   try {
-    const result = await db.transaction((tx) => pageStatement(tx, input, input.jobs, input.rejects, NOTHING_CARRIED, true));
-    return pageResult(input.jobs.length, input.rejects.length, result, NOTHING_CARRIED, []);
+    return await db.transaction(async (tx) => {
+      const { changed, unchanged } = await unchangedJobs(tx, input.projectId, input.jobs);
+      const result = await pageStatement(tx, input, changed, input.rejects, unchanged, true);
+      return pageResult(changed.length, input.rejects.length, result, unchanged, []);
+    });
   } catch (error) {
     if (input.jobs.length === 0 || !isDataError(error)) throw error;
   }
   return db.transaction(async (tx) => {
-    const carried: Carried = { ...NOTHING_CARRIED, ids: [] };
+    const { changed, unchanged: carried } = await unchangedJobs(tx, input.projectId, input.jobs);
     const refused: Reject[] = [];
     const foreign: QuarantinedItem[] = [];
     const storeParts = async (jobs: readonly NormalizedJob[]): Promise<void> => {
@@ -265,12 +272,57 @@ export async function storePage(db: Db, input: StorePageInput): Promise<PageResu
         await storeParts(jobs.slice(half));
       }
     };
-    await storeParts(input.jobs);
+    await storeParts(changed);
     const rejects = [...input.rejects, ...refused];
     const closing = await pageStatement(tx, input, [], rejects, carried, true);
     const quarantined = [...foreign, ...refused.map((r) => ({ id: r.id ?? '', reason: r.reason }))];
     return pageResult(0, rejects.length, closing, carried, quarantined);
   });
+}
+
+/**
+ * A Postgres array literal of `values`, every element quoted (`"` and `\` escaped): one text
+ * parameter, read the same by every driver, whatever the ids hold.
+ */
+function arrayLiteral(values: readonly string[]): string {
+  return `{${values.map((v) => `"${v.replace(/["\\]/g, '\\$&')}"`).join(',')}}`;
+}
+
+/**
+ * Sorts the page's jobs by their digests, without sending their content: the unchanged ones (stored
+ * under this project, live, with the same digest) are carried into the page statement as seen; all
+ * others are `changed` and go through it: new, changed, stored without a digest yet, deleted, or
+ * stored under another project (quarantined there).
+ *
+ * A correlated subquery, not NOT EXISTS: it is one primary key probe per id whatever the statistics
+ * say, where an anti join planned from a project's stale row estimate (a backfill outgrows it within
+ * minutes) hashes every stored job of the project, on each page.
+ */
+async function unchangedJobs(
+  db: Db,
+  projectId: string,
+  jobs: readonly NormalizedJob[],
+): Promise<{ changed: NormalizedJob[]; unchanged: Carried }> {
+  if (jobs.length === 0) return { changed: [], unchanged: { ...NOTHING_CARRIED, ids: [] } };
+  const ids = arrayLiteral(jobs.map((j) => j.job.id));
+  const digests = arrayLiteral(jobs.map((j) => `\\x${j.digest.toString('hex')}`));
+  const rows = await queryRows<{ i: number }>(
+    db,
+    sql`
+    SELECT incoming.i::int AS i
+    FROM unnest(${ids}::text[], ${digests}::bytea[]) WITH ORDINALITY AS incoming(id, digest, i)
+    WHERE (SELECT stored.content_digest = incoming.digest AND stored.project_id = ${projectId} AND stored.deleted_at IS NULL
+      FROM ${classifyJobs} AS stored WHERE stored.id = incoming.id) IS NOT TRUE`,
+  );
+  const changedAt = new Set(rows.map((r) => Number(r.i) - 1));
+  const changed: NormalizedJob[] = [];
+  const unchanged: Carried = { ...NOTHING_CARRIED, ids: [] };
+  jobs.forEach((job, i) => {
+    if (changedAt.has(i)) changed.push(job);
+    else unchanged.ids.push(job.job.id);
+  });
+  unchanged.jobsSeen = unchanged.ids.length;
+  return { changed, unchanged };
 }
 
 function pageResult(jobs: number, rejects: number, result: StatementResult, carried: Carried, quarantined: QuarantinedItem[]): PageResult {
@@ -292,12 +344,13 @@ function pageResult(jobs: number, rejects: number, result: StatementResult, carr
  * `closesPage` it also writes the page's bookkeeping: the seen ids (its own and `carried.ids`),
  * the settled rejects, the checkpoint and the run counters (its own counts plus `carried`).
  *
- * - The incoming jobs are compared with the stored ones in SQL (one index lookup each): only new or
- *   changed jobs reach the upsert, so an unchanged job is neither written nor locked (ON CONFLICT DO
- *   UPDATE locks a row even when its WHERE skips the update) and its rules and parsing settings are
- *   not touched. The same lookup reads the status a job had, for the status history, and the project
- *   it is stored under: an id stored under another project is quarantined, never overwritten (ids are
- *   global upstream; the upsert's WHERE repeats the check for a row inserted meanwhile).
+ * - The incoming jobs (the page's new and changed ones, see unchangedJobs) are compared again with the
+ *   stored ones in SQL, by digest (one index lookup each): only new or changed jobs reach the upsert,
+ *   so an unchanged job is neither written nor locked (ON CONFLICT DO UPDATE locks a row even when its
+ *   WHERE skips the update) and its rules and parsing settings are not touched. The same lookup reads
+ *   the status a job had, for the status history, and the project it is stored under: an id stored
+ *   under another project is quarantined, never overwritten (ids are global upstream; the upsert's
+ *   WHERE repeats the check for a row inserted meanwhile).
  * - A changed job's rules and parsing settings are upserted where they differ; the ones it no longer
  *   has are deleted (looked up by job id, so only updated jobs cost anything).
  * - Open rejects of the page's ids are settled: the job is stored now, or a new reject replaces them.
@@ -347,7 +400,7 @@ async function pageStatement(
     db,
     sql`
     WITH incoming AS (${rowsFromJson(
-      jobs.map((j) => j.job),
+      jobs.map((j) => ({ ...j.job, contentDigest: `\\x${j.digest.toString('hex')}` })),
       JOB_COLUMNS,
     )}),
     looked_up AS (

@@ -4,6 +4,7 @@ import { sql } from 'drizzle-orm';
 import {
   bigserial,
   boolean,
+  customType,
   doublePrecision,
   index,
   integer,
@@ -16,6 +17,7 @@ import {
 } from 'drizzle-orm/pg-core';
 
 const tstz = (name: string) => timestamp(name, { withTimezone: true, mode: 'string' });
+const bytea = customType<{ data: Buffer; driverData: Buffer }>({ dataType: () => 'bytea' });
 
 /** One row per classify job, as last seen upstream. */
 export const classifyJobs = pgTable(
@@ -52,6 +54,12 @@ export const classifyJobs = pgTable(
     lastRunId: uuid('last_run_id'),
     /** Set when a complete walk no longer saw the job upstream; cleared if it reappears. */
     deletedAt: tstz('deleted_at'),
+    /**
+     * 16 bytes standing for everything a sync stores of the job (its columns, raw, rules and parsing
+     * settings): a re-sync compares digests first and sends the content of new and changed jobs only.
+     * Null on rows stored before it existed; their next sync sets it (one row version each, once).
+     */
+    contentDigest: bytea('content_digest'),
   },
   (t) => [
     index('classify_jobs_project_created_idx').on(t.projectId, t.createdAt),

@@ -1,7 +1,7 @@
 // Builds a real sync against a simulator, the way the CLI does, with fast retries.
 import { sql } from 'drizzle-orm';
 import { loadConfig, type Config, type ConfigOverrides } from '../../src/config.ts';
-import { queryRows, type Db } from '../../src/db/connect.ts';
+import { connect, queryRows, type Db } from '../../src/db/connect.ts';
 import { silentLogger } from '../../src/log.ts';
 import { cleanJson } from '../../src/normalize.ts';
 import type { Simulator } from '../../src/simulator/index.ts';
@@ -20,6 +20,20 @@ export function testConfig(sim: Simulator, overrides: ConfigOverrides & { env?: 
 
 export function sync(config: Config, tdb: TestDatabase, extra: Partial<SyncOptions> = {}) {
   return runSync({ config, database: tdb.database, log: silentLogger, trigger: 'sync', ...extra });
+}
+
+/**
+ * A sync on connections of its own, closed after it: a backend reports its row counts to the
+ * statistics only now and then while it lives, and always when it exits (see settledRowWrites).
+ */
+export async function syncAlone(config: Config, tdb: TestDatabase) {
+  if (tdb.url === undefined) throw new Error('syncAlone: a Postgres test database only');
+  const database = await connect({ databaseUrl: tdb.url, pgliteDir: 'unused', applicationName: 'classify-sync-test' });
+  try {
+    return await runSync({ config, database, log: silentLogger, trigger: 'sync' });
+  } finally {
+    await database.close();
+  }
 }
 
 /** The live jobs of a project as stored: id → raw item. */

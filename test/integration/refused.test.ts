@@ -9,7 +9,7 @@ import { queryRows, type Db } from '../../src/db/connect.ts';
 import { storePage } from '../../src/db/pages.ts';
 import { startProject, startRun } from '../../src/db/runs.ts';
 import { beginWalk } from '../../src/db/walks.ts';
-import { normalizePage } from '../../src/normalize.ts';
+import { contentDigest, normalizePage } from '../../src/normalize.ts';
 import { HOSTILE_ERROR_CHARS, hostileItems, startSimulator, type Simulator, type V1Job, type V2Job } from '../../src/simulator/index.ts';
 import { runCli } from '../helpers/cli.ts';
 import type { Backend } from '../helpers/db.ts';
@@ -242,11 +242,10 @@ describe.each<Backend>(['postgres', 'pglite'])('the page statement splits a refu
     const poison = (at: number, id: string, change: Record<string, unknown>) => {
       const template = page.jobs[0];
       if (!template) throw new Error('no template');
-      poisoned.splice(at, 0, {
-        job: { ...template.job, id, ...change, raw: { ...(template.job.raw as object), id } },
-        rules: template.rules.map((r) => ({ ...r, jobId: id })),
-        parsing: template.parsing && { ...template.parsing, jobId: id },
-      });
+      const job = { ...template.job, id, ...change, raw: { ...(template.job.raw as object), id } };
+      const rules = template.rules.map((r) => ({ ...r, jobId: id }));
+      const parsing = template.parsing && { ...template.parsing, jobId: id };
+      poisoned.splice(at, 0, { job, rules, parsing, digest: contentDigest(job, rules, parsing) });
     };
     poison(3, 'year-zero', { createdAt: '0000-01-01T00:00:00Z' });
     poison(20, 'offset-16', { updatedAt: '2026-10-01T00:01:00+16:00' });

@@ -1,13 +1,11 @@
 // The core sync end to end over v1: simulator → runSync → rows, on real Postgres and on embedded PGlite.
 import { sql } from 'drizzle-orm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { connect, queryRows } from '../../src/db/connect.ts';
-import { silentLogger } from '../../src/log.ts';
+import { queryRows } from '../../src/db/connect.ts';
 import { startSimulator, type Simulator, type V1Job } from '../../src/simulator/index.ts';
 import type { Backend } from '../helpers/db.ts';
 import { useBackend, usePostgres } from '../helpers/fixtures.ts';
-import { count, expectedRaw, settledRowWrites, storedRaw, sync, testConfig } from '../helpers/harness.ts';
-import { runSync } from '../../src/sync/run.ts';
+import { count, expectedRaw, settledRowWrites, storedRaw, sync, syncAlone, testConfig } from '../helpers/harness.ts';
 
 const A = '11111111-1111-4111-8111-111111111111';
 const B = '22222222-2222-4222-8222-222222222222';
@@ -279,22 +277,12 @@ describe('a repeat sync with nothing changed upstream (real Postgres)', () => {
     const sim = await startSimulator({ projects: [{ id: A, jobs: 300 }], now: NOW });
     try {
       const config = testConfig(sim, { api: 'v1', projects: [A] });
-      // Each sync on connections of its own, closed after it: a backend reports its row counts to the
-      // statistics only now and then while it lives, and always when it exits.
-      const syncAlone = async () => {
-        const database = await connect({ databaseUrl: tdb().url, pgliteDir: 'unused', applicationName: 'classify-sync-test' });
-        try {
-          return await runSync({ config, database, log: silentLogger, trigger: 'sync' });
-        } finally {
-          await database.close();
-        }
-      };
-      await syncAlone();
+      await syncAlone(config, tdb());
       const db = tdb().database.db;
       const tables = ['classify_jobs', 'classify_job_rules', 'classify_job_parsing_settings', 'classify_job_status_changes'];
       const before = await settledRowWrites(db, tables);
       expect(before[0]).toBe(300);
-      const again = await syncAlone();
+      const again = await syncAlone(config, tdb());
       expect(again.projects[0]).toMatchObject({ inserted: 0, updated: 0, unchanged: 300, deleted: 0 });
       expect(await settledRowWrites(db, tables)).toEqual(before);
     } finally {
