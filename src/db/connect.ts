@@ -10,6 +10,7 @@ import pg from 'pg';
 import { redactUrl, type Config } from '../config.ts';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { createPgliteDir, pgliteStartParams, walCheckpoints } from './pglite.ts';
 import * as schema from './schema.ts';
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -154,15 +155,26 @@ async function connectPglite(dir: string): Promise<Database> {
     import('drizzle-orm/pglite/migrator'),
   ]);
   let client: InstanceType<typeof PGlite>;
+  const startParams = pgliteStartParams(PGlite.defaultStartParams);
   try {
     if (!dir.startsWith('memory://')) mkdirSync(dir, { recursive: true });
-    client = await PGlite.create(dir);
+    await createPgliteDir(dir, startParams);
+    client = await PGlite.create(dir, { startParams });
   } catch (error) {
     throw new DatabaseError(
       `embedded database in ${dir} cannot be opened (${errorMessage(error)}): is another classify-sync using it? set DATABASE_URL or --pglite-dir`,
     );
   }
   const db = drizzle({ client, schema }) as unknown as Db;
+  // Every transaction that commits may be the one after which the WAL is due a checkpoint. A failed
+  // checkpoint does not fail the transaction, which has committed: the next commit tries again.
+  const checkpoint = walCheckpoints(client);
+  const transaction = db.transaction.bind(db);
+  db.transaction = async (fn, config) => {
+    const value = await transaction(fn, config);
+    await checkpoint().catch(() => undefined);
+    return value;
+  };
   const held = new Set<string>();
   return {
     db,
