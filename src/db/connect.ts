@@ -56,12 +56,13 @@ export interface ConnectOptions {
 
 /** Opens the configured database and applies pending migrations: what every command starts with. */
 export async function openDatabase(config: Config, log: Logger): Promise<Database> {
-  // Per project in parallel: one connection holding its advisory lock, one for its page transactions;
-  // plus the run's own lock and a few for run bookkeeping and /healthz.
+  // Per project in parallel: one connection holding its advisory lock; for the page transactions one
+  // per project, or per slice of a sliced walk (as many as requests may be in flight); plus the run's
+  // own lock and a few for run bookkeeping and /healthz.
   const database = await connect({
     databaseUrl: config.databaseUrl,
     pgliteDir: config.pgliteDir,
-    maxConnections: config.concurrency * 2 + 3,
+    maxConnections: config.concurrency + Math.max(config.concurrency, config.maxInFlight) + 3,
   });
   log.info({ database: database.description, kind: database.kind }, 'database connected');
   await database.migrate();
