@@ -1,11 +1,12 @@
 // One request budget per API key, shared by every project and slice of a run that uses the key: how
 // many requests may be in flight, how fast they may start, and when the API asked everyone to wait.
 //
-// - In flight: at most `maxInFlight`; a 429 halves the limit, and it grows back by one for every
-//   `limit` successes (additive increase, multiplicative decrease).
-// - Rate: none at first (or `maxRequestsPerSecond`). A 429 sets it to 90 % of the rate the key was
-//   actually served at over the last second (at most once a second: the 429s of one burst are one
-//   signal); it then grows back, quickly (25 % a second) up to 85 % of the highest rate refused in the
+// - In flight: at most `maxInFlight`. A 429 is about the rate, not about concurrency: halving the
+//   requests in flight would let one slow or hanging request hold up every project of the key.
+// - Rate (additive increase, multiplicative decrease): none at first (or `maxRequestsPerSecond`). A 429
+//   sets it to 90 % of the rate the API accepted requests of the key at over the last second (answers
+//   other than 429, errors included: they were not refused by the rate limit), at most once a second
+//   (the 429s of one burst are one signal); it then grows back, quickly (25 % a second) up to 85 % of the highest rate refused in the
 //   last 30 s and slowly (0.5 % of it a second) above, so a steady limit upstream costs a 429 now and
 //   then, not a stream of them, while 429s that come whatever the rate (an overloaded API) cannot
 //   ratchet it down to nothing. Starts are spaced evenly at the rate (no bursts after a pause).
@@ -54,7 +55,6 @@ export class RequestBudget {
   readonly #maxInFlight: number;
   readonly #maxRate: number;
   readonly #now: () => number;
-  #limit: number;
   #inFlight = 0;
   #rate: number;
   readonly #maxPauseMs: number;
@@ -64,8 +64,8 @@ export class RequestBudget {
   #pauseUntilMs = 0;
   #lastDecreaseMs = -Infinity;
   #lastGrowthMs: number | undefined;
-  #successesSinceGrowth = 0;
-  readonly #served: number[] = [];
+  /** When requests were answered with anything but 429, over the last WINDOW_MS. */
+  readonly #accepted: number[] = [];
   readonly #waiting: (() => void)[] = [];
   #timer: NodeJS.Timeout | undefined;
   #timerDueMs = Infinity;
@@ -77,7 +77,6 @@ export class RequestBudget {
     this.#maxRate = options.maxRequestsPerSecond ?? Infinity;
     this.#now = options.now ?? (() => performance.now());
     this.#maxPauseMs = options.maxPauseMs ?? 60_000;
-    this.#limit = this.#maxInFlight;
     this.#rate = this.#maxRate;
   }
 
@@ -86,7 +85,7 @@ export class RequestBudget {
       requests: this.#requests,
       rateLimited: this.#rateLimited,
       rate: Number.isFinite(this.#rate) ? this.#rate : undefined,
-      inFlightLimit: Math.floor(this.#limit),
+      inFlightLimit: this.#maxInFlight,
     };
   }
 
@@ -114,7 +113,7 @@ export class RequestBudget {
 
   /** 0 when a request may start now; else how long until it might (Infinity: until a release). */
   #waitMs(): number {
-    if (this.#inFlight >= Math.floor(this.#limit)) return Infinity;
+    if (this.#inFlight >= this.#maxInFlight) return Infinity;
     const now = this.#now();
     const until = Math.max(this.#pauseUntilMs, Number.isFinite(this.#rate) ? this.#nextStartMs : 0);
     return until > now ? until - now : 0;
@@ -122,23 +121,20 @@ export class RequestBudget {
 
   #settle(outcome: Outcome): void {
     const now = this.#now();
-    if (outcome.kind === 'ok') {
-      this.#served.push(now);
-      while (this.#served.length > 0 && (this.#served[0] as number) < now - WINDOW_MS) this.#served.shift();
-      this.#grow(now);
+    if (outcome.kind !== 'rate-limited') {
+      this.#accepted.push(now);
+      while (this.#accepted.length > 0 && (this.#accepted[0] as number) < now - WINDOW_MS) this.#accepted.shift();
+      if (outcome.kind === 'ok') this.#grow(now);
       return;
     }
-    if (outcome.kind !== 'rate-limited') return;
     this.#rateLimited += 1;
     this.#pauseUntilMs = Math.max(this.#pauseUntilMs, now + Math.min(outcome.retryAfterMs ?? DEFAULT_PAUSE_MS, this.#maxPauseMs));
     this.#lastGrowthMs = undefined;
     // The 429s of one burst are one signal: decrease once per window.
     if (now - this.#lastDecreaseMs < WINDOW_MS) return;
     this.#lastDecreaseMs = now;
-    this.#limit = Math.max(1, Math.floor(this.#limit / 2));
-    this.#successesSinceGrowth = 0;
-    const served = this.#served.filter((t) => t >= now - WINDOW_MS).length;
-    const refused = Math.min(this.#rate, Math.max(served, MIN_RATE));
+    const accepted = this.#accepted.filter((t) => t >= now - WINDOW_MS).length;
+    const refused = Math.min(this.#rate, Math.max(accepted, MIN_RATE));
     this.#refused.push({ at: now, rate: refused });
     this.#rate = Math.min(this.#maxRate, Math.max(MIN_RATE, DECREASE * refused));
   }
@@ -150,11 +146,6 @@ export class RequestBudget {
   }
 
   #grow(now: number): void {
-    this.#successesSinceGrowth += 1;
-    if (this.#successesSinceGrowth >= Math.floor(this.#limit) && this.#limit < this.#maxInFlight) {
-      this.#limit += 1;
-      this.#successesSinceGrowth = 0;
-    }
     if (!Number.isFinite(this.#rate)) return;
     const last = this.#lastGrowthMs ?? now;
     this.#lastGrowthMs = now;
