@@ -1,8 +1,11 @@
 // The command line: argv → a command and its options, and the usage text. The commands themselves are
 // in commands/, one file each; this file only parses and dispatches.
+import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { ConfigOverrides } from './config.ts';
 import { EXIT, line, printFailure, UsageError, type Io } from './commands/shared.ts';
+import { errorCode, errorMessage } from './errors.ts';
+import { closest } from './suggest.ts';
 
 const USAGE = `classify-sync — export LlamaCloud classify jobs into PostgreSQL
 
@@ -33,6 +36,7 @@ Flags:
   --pglite-dir <dir>     embedded database directory when DATABASE_URL is unset (default ./data/pglite)
   --log-level <level>    fatal|error|warn|info|debug|trace|silent (default info)
   -h, --help             show this help
+  -V, --version          print the version
 
 Worker flags:
   --schedule '<cron>'    when to sync: 5 fields, or 6 with seconds first (default '0 2 * * *')
@@ -121,8 +125,28 @@ function overridesFrom(flags: Flags): ConfigOverrides {
   };
 }
 
+const COMMANDS = ['sync', 'backfill', 'migrate', 'worker', 'report', 'demo', 'simulator', 'help'];
+
+/** The package's version, from the package.json next to src/ (or dist/). */
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+  return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+}
+
+/** An unknown flag's error, with the known flag it most likely meant (`--full-refresh` → `--full`). */
+function withSuggestion(error: unknown, flags: readonly string[]): unknown {
+  if (errorCode(error) !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return error;
+  const given = /'(-[^']*)'/.exec(errorMessage(error))?.[1];
+  const guess = given === undefined ? undefined : closest(given.replace(/^-+/, '').split('=')[0] ?? '', flags);
+  return guess === undefined ? error : new UsageError(`Unknown option '${given}': did you mean --${guess}?`);
+}
+
 export async function main(argv: readonly string[], io: Io): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === '--version' || command === '-V') {
+    line(io.stdout, packageVersion());
+    return EXIT.ok;
+  }
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     line(command === undefined ? io.stderr : io.stdout, USAGE);
     return command === undefined ? EXIT.cannotRun : EXIT.ok;
@@ -135,7 +159,13 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       return EXIT.ok;
     }
     if (command === 'report') {
-      const { values } = parseArgs({ args: [...rest], options: REPORT_FLAGS, allowPositionals: false, strict: true });
+      const { values } = (() => {
+        try {
+          return parseArgs({ args: [...rest], options: REPORT_FLAGS, allowPositionals: false, strict: true });
+        } catch (error) {
+          throw withSuggestion(error, Object.keys(REPORT_FLAGS));
+        }
+      })();
       if (values.help) {
         line(io.stdout, USAGE);
         return EXIT.ok;
@@ -143,7 +173,13 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       const { runReport } = await import('./commands/report.ts');
       return await runReport(values, io);
     }
-    const { values: flags } = parseArgs({ args: [...rest], options: FLAGS, allowPositionals: false, strict: true });
+    const { values: flags } = (() => {
+      try {
+        return parseArgs({ args: [...rest], options: FLAGS, allowPositionals: false, strict: true });
+      } catch (error) {
+        throw withSuggestion(error, Object.keys(FLAGS));
+      }
+    })();
     if (flags.help) {
       line(io.stdout, USAGE);
       return EXIT.ok;
@@ -167,9 +203,14 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
         return await runDemo(overridesFrom(flags), io);
       }
       default:
-        throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+        throw new UsageError(`unknown command ${JSON.stringify(command)}${suggestCommand(command)}`);
     }
   } catch (error) {
     return await printFailure(error, io);
   }
+}
+
+function suggestCommand(command: string): string {
+  const guess = closest(command, COMMANDS);
+  return guess === undefined ? '' : `: did you mean ${guess}?`;
 }

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import cron from 'node-cron';
 import { z } from 'zod';
 import { errorCode, errorMessage } from './errors.ts';
+import { closest } from './suggest.ts';
 
 export const DEFAULT_BASE_URL = 'https://api.cloud.llamaindex.ai';
 export const DEFAULT_API_KEY_ENV = 'LLAMA_CLOUD_API_KEY';
@@ -214,11 +215,37 @@ const ENV_OF: Readonly<Record<string, string>> = {
   metricsHost: 'CLASSIFY_SYNC_METRICS_HOST',
 };
 
+/** The keys an object of the config file may have, by where it sits. */
+function knownKeys(path: readonly PropertyKey[]): string[] {
+  if (path.length === 0) return Object.keys(fileSchema.shape);
+  if (path[0] === 'retry') return Object.keys(retrySchema.shape);
+  if (path[0] === 'projects') return Object.keys(projectSchema.shape);
+  return [];
+}
+
+/** An unknown key's message, with what was meant: the closest known key, or where API keys really go. */
+function unknownKeys(keys: readonly string[], path: readonly PropertyKey[]): string {
+  return keys
+    .map((key) => {
+      if (/^api_?key$/i.test(key) || /^(llama_cloud_)?api_?key$/i.test(key)) {
+        return `unknown key "${key}": keys come from the environment: ${DEFAULT_API_KEY_ENV} or a project's apiKeyEnv`;
+      }
+      const guess = closest(key, knownKeys(path));
+      return `unknown key "${key}"${guess ? `: did you mean "${guess}"?` : ''}`;
+    })
+    .join('; ');
+}
+
+/** Every problem at once (the first ten), so one fix-and-retry round fixes them all. */
 function formatIssues(error: z.ZodError, where: string): string {
-  const issue = error.issues[0];
-  if (!issue) return `${where}: invalid`;
-  const path = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
-  return `${where}: ${path}: ${issue.message}`;
+  if (error.issues.length === 0) return `${where}: invalid`;
+  const problems = error.issues.slice(0, 10).map((issue) => {
+    const path = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
+    const message = issue.code === 'unrecognized_keys' ? unknownKeys(issue.keys, issue.path) : issue.message;
+    return `${path}: ${message}`;
+  });
+  const more = error.issues.length > 10 ? `; and ${error.issues.length - 10} more` : '';
+  return `${where}: ${problems.join('; ')}${more}`;
 }
 
 function readConfigFile(path: string): unknown {
