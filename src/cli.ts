@@ -16,7 +16,7 @@ Commands:
               On v2 it is incremental (recent and in-flight jobs only) unless a full walk is due
               (fullRefreshDays) or --full is given; only full walks detect deletions
   backfill    one full pass from the first page of every project (--resume continues from saved tokens)
-  migrate     apply pending database migrations
+  migrate     apply pending database migrations and list them (or say the schema is current)
   worker      stay running and sync on a schedule (see docs/worker.md); SIGTERM/SIGINT/SIGHUP stop it cleanly
   report      job outcomes from the database: per project, daily trend, top errors, rule types, freshness
   demo        sync a bundled LlamaCloud simulator into an embedded database and print a summary

@@ -1,6 +1,7 @@
 // DATABASE_URL → a node-postgres pool; unset → embedded PGlite. Both give the same Drizzle type and
 // run the same committed migrations.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SQL } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
@@ -24,8 +25,8 @@ export interface Database {
   readonly kind: 'postgres' | 'pglite';
   /** Where the data goes, safe to print (no password). */
   readonly description: string;
-  /** Applies pending migrations; concurrent callers are serialized by an advisory lock. */
-  migrate(): Promise<void>;
+  /** Applies pending migrations; concurrent callers are serialized by an advisory lock. Returns the ones it applied. */
+  migrate(): Promise<MigrationReport>;
   /**
    * Runs `fn` while holding a session-level advisory lock on a dedicated connection, so the lock is
    * freed by Postgres if this process dies. Returns `{ acquired: false }` without running `fn` when
@@ -37,6 +38,43 @@ export interface Database {
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../drizzle', import.meta.url));
 const MIGRATE_LOCK = 'classify-sync:migrate';
+
+export interface MigrationReport {
+  /** Tags of the migrations this call applied (e.g. 0006_sliced_walks), in order; empty: the schema was current. */
+  applied: string[];
+  /** Tag of the newest migration there is. */
+  latest: string | undefined;
+}
+
+/** The committed migrations, oldest first (drizzle-kit's journal: when = the migration's folderMillis). */
+function journal(): { when: number; tag: string }[] {
+  const parsed = JSON.parse(readFileSync(join(MIGRATIONS_DIR, 'meta', '_journal.json'), 'utf8')) as {
+    entries: { when: number; tag: string }[];
+  };
+  return parsed.entries;
+}
+
+/** folderMillis of the migrations a database has recorded (none when drizzle's table does not exist yet). */
+async function recordedMigrations(query: (text: string) => Promise<{ rows: { created_at: unknown }[] }>): Promise<Set<number>> {
+  try {
+    const { rows } = await query('SELECT created_at FROM drizzle.__drizzle_migrations');
+    return new Set(rows.map((r) => Number(r.created_at)));
+  } catch {
+    return new Set();
+  }
+}
+
+/** Runs `apply` and says which migrations it applied. */
+async function reportMigrations(
+  query: (text: string) => Promise<{ rows: { created_at: unknown }[] }>,
+  apply: () => Promise<void>,
+): Promise<MigrationReport> {
+  const before = await recordedMigrations(query);
+  await apply();
+  const after = await recordedMigrations(query);
+  const entries = journal();
+  return { applied: entries.filter((e) => after.has(e.when) && !before.has(e.when)).map((e) => e.tag), latest: entries.at(-1)?.tag };
+}
 
 /** Rows of a raw query, whichever driver runs it. */
 export async function queryRows<T>(db: Db, query: SQL): Promise<T[]> {
@@ -55,7 +93,7 @@ export interface ConnectOptions {
 }
 
 /** Opens the configured database and applies pending migrations: what every command starts with. */
-export async function openDatabase(config: Config, log: Logger): Promise<Database> {
+export async function openDatabase(config: Config, log: Logger): Promise<Database & { migrations: MigrationReport }> {
   // Per project in parallel: one connection holding its advisory lock; for the page transactions one
   // per project, or per slice of a sliced walk (as many as requests may be in flight); plus the run's
   // own lock and a few for run bookkeeping and /healthz.
@@ -65,8 +103,9 @@ export async function openDatabase(config: Config, log: Logger): Promise<Databas
     maxConnections: config.concurrency + Math.max(config.concurrency, config.maxInFlight) + 3,
   });
   log.info({ database: database.description, kind: database.kind }, 'database connected');
-  await database.migrate();
-  return database;
+  const migrations = await database.migrate();
+  if (migrations.applied.length > 0) log.info({ applied: migrations.applied }, 'migrations applied');
+  return Object.assign(database, { migrations });
 }
 
 export async function connect(options: ConnectOptions): Promise<Database> {
@@ -136,7 +175,10 @@ async function connectPostgres(url: string, max: number, applicationName: string
       try {
         await client.query('SELECT pg_advisory_lock(hashtext($1))', [MIGRATE_LOCK]);
         try {
-          await migratePg(drizzlePg(client), { migrationsFolder: MIGRATIONS_DIR });
+          return await reportMigrations(
+            (text) => client.query(text),
+            () => migratePg(drizzlePg(client), { migrationsFolder: MIGRATIONS_DIR }),
+          );
         } finally {
           await client.query('SELECT pg_advisory_unlock(hashtext($1))', [MIGRATE_LOCK]).catch(() => undefined);
         }
@@ -191,7 +233,11 @@ async function connectPglite(dir: string): Promise<Database> {
         held.delete(key);
       }
     },
-    migrate: () => migrate(drizzle({ client }), { migrationsFolder: MIGRATIONS_DIR }),
+    migrate: () =>
+      reportMigrations(
+        (text) => client.query(text),
+        () => migrate(drizzle({ client }), { migrationsFolder: MIGRATIONS_DIR }),
+      ),
     close: () => client.close(),
   };
 }

@@ -1,6 +1,8 @@
 // The command line's first aid, through the real binary: --version, and "did you mean" for mistyped
 // flags, commands and config keys (every config problem reported at once).
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli, writeConfig } from '../helpers/cli.ts';
 
@@ -39,4 +41,18 @@ describe('classify-sync as a new user types it', () => {
     expect(result.stderr).toContain('unknown key "apiKey": keys come from the environment: LLAMA_CLOUD_API_KEY or a project\'s apiKeyEnv');
     expect(result.stderr).not.toContain('not-here');
   });
+
+  it('migrate lists the migrations it applied, then says the schema is current', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'cs-migrate-')), 'db');
+    const tags = readdirSync(new URL('../../drizzle', import.meta.url))
+      .filter((f) => f.endsWith('.sql'))
+      .map((f) => f.replace(/\.sql$/, ''))
+      .sort();
+    const first = await runCli(['migrate', '--pglite-dir', dir], {});
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stderr).toBe(`classify-sync: applied ${tags.length} migrations to embedded PGlite in ${dir}: ${tags.join(', ')}\n`);
+    const again = await runCli(['migrate', '--pglite-dir', dir], {});
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toBe(`classify-sync: embedded PGlite in ${dir} is current (${tags.at(-1)}): no migration to apply\n`);
+  }, 180_000);
 });
