@@ -1,8 +1,10 @@
 // `classify-sync report`: the stored jobs' outcomes for people (table, html) and tools (json, csv).
 // Reads the database only (plus pending migrations, like every command); needs no API key.
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { sql } from 'drizzle-orm';
 import { loadConfig } from '../config.ts';
-import { openDatabase } from '../db/connect.ts';
+import { openDatabase, queryRows, type Db } from '../db/connect.ts';
 import { errorCode, errorMessage } from '../errors.ts';
 import { createLogger } from '../log.ts';
 import { loadReport, ReportTimeoutError } from '../report/data.ts';
@@ -41,9 +43,23 @@ export async function runReport(flags: ReportFlags, io: Io, clock: () => number 
     secrets: config.secrets,
     stderr: true,
   });
+  // A report never creates a database: an embedded directory without one is a wrong --pglite-dir.
+  if (config.databaseUrl === undefined && !existsSync(join(config.pgliteDir, 'PG_VERSION'))) {
+    io.stderr.write(
+      `classify-sync: no embedded database in ${config.pgliteDir}: point --pglite-dir at the directory a sync wrote (or set DATABASE_URL)\n`,
+    );
+    return EXIT.cannotRun;
+  }
   const database = await openDatabase(config, log);
   let text: string;
   try {
+    const unknown = await unknownProjects(database.db, flags.project ?? []);
+    if (unknown.length > 0) {
+      io.stderr.write(
+        `classify-sync: ${unknown.length === 1 ? 'project' : 'projects'} ${unknown.join(', ')} not in ${database.description} (no job or sync of ${unknown.length === 1 ? 'it' : 'them'}): check the id, or sync it first\n`,
+      );
+      return EXIT.cannotRun;
+    }
     const report = await loadReport(database.db, {
       projects: flags.project && flags.project.length > 0 ? [...new Set(flags.project)] : undefined,
       since,
@@ -75,4 +91,19 @@ export async function runReport(flags: ReportFlags, io: Io, clock: () => number 
   }
   io.stderr.write(`classify-sync: ${format} report written to ${flags.out}\n`);
   return EXIT.ok;
+}
+
+/** The ids among `ids` the database knows nothing of: no stored job, no run, no walk state. */
+async function unknownProjects(db: Db, ids: readonly string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const unique = [...new Set(ids)];
+  const rows = await queryRows<{ id: string }>(
+    db,
+    sql`SELECT id FROM unnest(${`{${unique.map((id) => `"${id.replace(/["\\]/g, '\\$&')}"`).join(',')}}`}::text[]) AS ids(id)
+      WHERE NOT EXISTS (SELECT FROM classify_jobs WHERE project_id = ids.id)
+        AND NOT EXISTS (SELECT FROM sync_run_projects WHERE project_id = ids.id)
+        AND NOT EXISTS (SELECT FROM sync_state WHERE project_id = ids.id)`,
+  );
+  const missing = new Set(rows.map((r) => r.id));
+  return unique.filter((id) => missing.has(id));
 }

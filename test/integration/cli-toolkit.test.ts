@@ -1,6 +1,6 @@
 // The command line's first aid, through the real binary: --version, and "did you mean" for mistyped
 // flags, commands and config keys (every config problem reported at once).
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -54,5 +54,23 @@ describe('classify-sync as a new user types it', () => {
     const again = await runCli(['migrate', '--pglite-dir', dir], {});
     expect(again.code, again.stderr).toBe(0);
     expect(again.stderr).toBe(`classify-sync: embedded PGlite in ${dir} is current (${tags.at(-1)}): no migration to apply\n`);
+
+    // report --project for a project this database has never seen: said, exit 1, nothing printed.
+    const unknown = await runCli(['report', '--pglite-dir', dir, '--project', 'no-such-project'], {});
+    expect(unknown.code).toBe(1);
+    expect(unknown.stdout).toBe('');
+    expect(unknown.stderr).toBe(
+      `classify-sync: project no-such-project not in embedded PGlite in ${dir} (no job or sync of it): check the id, or sync it first\n`,
+    );
   }, 180_000);
+
+  it('report --pglite-dir where no database is: says so, exit 1, and creates nothing', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'cs-report-')), 'typo');
+    const result = await runCli(['report', '--pglite-dir', dir], {});
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      `classify-sync: no embedded database in ${dir}: point --pglite-dir at the directory a sync wrote (or set DATABASE_URL)\n`,
+    );
+    expect(existsSync(dir)).toBe(false);
+  });
 });

@@ -174,16 +174,24 @@ describe('report numbers', () => {
 
   it('defaults to the last 30 days and narrows to --project', async () => {
     const { io, out } = captureIo(env);
-    expect(await runReport({ format: 'json', project: [B, 'no-such-project'] }, io, () => NOW)).toBe(EXIT.ok);
+    expect(await runReport({ format: 'json', project: [B] }, io, () => NOW)).toBe(EXIT.ok);
     const report = JSON.parse(out()) as Report;
     const since = NOW - 30 * DAY_MS;
     expect(report.since).toBe(new Date(since).toISOString());
     expectReportToMatch(
       report,
       createdSince(facts(), since).filter((f) => f.projectId === B),
-      [B, 'no-such-project'],
+      [B],
     );
-    expect(report.freshness.find((f) => f.project_id === 'no-such-project')).toMatchObject({ last_status: null, jobs_stored: 0 });
+  });
+
+  it('--project the database does not know: says so, exit 1, no report', async () => {
+    const { io, out, err } = captureIo(env);
+    expect(await runReport({ format: 'json', project: [B, 'no-such-project'] }, io, () => NOW)).toBe(EXIT.cannotRun);
+    expect(out()).toBe('');
+    expect(err()).toMatch(
+      /^classify-sync: project no-such-project not in postgres:\/\/\S+ \(no job or sync of it\): check the id, or sync it first\n$/,
+    );
   });
 });
 
