@@ -102,7 +102,9 @@ type Flags = ReturnType<typeof parseArgs<{ options: typeof FLAGS; allowPositiona
 function integerFlag(flags: Flags, name: 'page-size' | 'concurrency' | 'slices' | 'metrics-port'): number | undefined {
   const value = flags[name];
   if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value)) throw new UsageError(`--${name} takes a whole number, got ${JSON.stringify(value)}`);
+  if (!/^\d+$/.test(value)) {
+    throw new UsageError(`--${name} takes a whole number${name === 'slices' ? ' or auto' : ''}, got ${JSON.stringify(value)}`);
+  }
   return Number(value);
 }
 
@@ -141,6 +143,15 @@ function withSuggestion(error: unknown, flags: readonly string[]): unknown {
   return guess === undefined ? error : new UsageError(`Unknown option '${given}': did you mean --${guess}?`);
 }
 
+/** argv after the command, by `options`; an unknown flag's error names the flag it most likely meant. */
+function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(args: readonly string[], options: T) {
+  try {
+    return parseArgs({ args: [...args], options, allowPositionals: false, strict: true });
+  } catch (error) {
+    throw withSuggestion(error, Object.keys(options));
+  }
+}
+
 export async function main(argv: readonly string[], io: Io): Promise<number> {
   const [command, ...rest] = argv;
   if (command === '--version' || command === '-V') {
@@ -159,13 +170,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       return EXIT.ok;
     }
     if (command === 'report') {
-      const { values } = (() => {
-        try {
-          return parseArgs({ args: [...rest], options: REPORT_FLAGS, allowPositionals: false, strict: true });
-        } catch (error) {
-          throw withSuggestion(error, Object.keys(REPORT_FLAGS));
-        }
-      })();
+      const { values } = parseFlags(rest, REPORT_FLAGS);
       if (values.help) {
         line(io.stdout, USAGE);
         return EXIT.ok;
@@ -173,13 +178,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       const { runReport } = await import('./commands/report.ts');
       return await runReport(values, io);
     }
-    const { values: flags } = (() => {
-      try {
-        return parseArgs({ args: [...rest], options: FLAGS, allowPositionals: false, strict: true });
-      } catch (error) {
-        throw withSuggestion(error, Object.keys(FLAGS));
-      }
-    })();
+    const { values: flags } = parseFlags(rest, FLAGS);
     if (flags.help) {
       line(io.stdout, USAGE);
       return EXIT.ok;

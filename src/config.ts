@@ -227,7 +227,7 @@ function knownKeys(path: readonly PropertyKey[]): string[] {
 function unknownKeys(keys: readonly string[], path: readonly PropertyKey[]): string {
   return keys
     .map((key) => {
-      if (/^api_?key$/i.test(key) || /^(llama_cloud_)?api_?key$/i.test(key)) {
+      if (/^(llama_cloud_)?api_?key$/i.test(key)) {
         return `unknown key "${key}": keys come from the environment: ${DEFAULT_API_KEY_ENV} or a project's apiKeyEnv`;
       }
       const guess = closest(key, knownKeys(path));

@@ -4,7 +4,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { loadConfig } from '../config.ts';
-import { openDatabase, queryRows, type Db } from '../db/connect.ts';
+import { arrayLiteral, openDatabase, queryRows, type Db } from '../db/connect.ts';
 import { errorCode, errorMessage } from '../errors.ts';
 import { createLogger } from '../log.ts';
 import { loadReport, ReportTimeoutError } from '../report/data.ts';
@@ -99,7 +99,7 @@ async function unknownProjects(db: Db, ids: readonly string[]): Promise<string[]
   const unique = [...new Set(ids)];
   const rows = await queryRows<{ id: string }>(
     db,
-    sql`SELECT id FROM unnest(${`{${unique.map((id) => `"${id.replace(/["\\]/g, '\\$&')}"`).join(',')}}`}::text[]) AS ids(id)
+    sql`SELECT id FROM unnest(${arrayLiteral(unique)}::text[]) AS ids(id)
       WHERE NOT EXISTS (SELECT FROM classify_jobs WHERE project_id = ids.id)
         AND NOT EXISTS (SELECT FROM sync_run_projects WHERE project_id = ids.id)
         AND NOT EXISTS (SELECT FROM sync_state WHERE project_id = ids.id)`,

@@ -83,6 +83,14 @@ export async function queryRows<T>(db: Db, query: SQL): Promise<T[]> {
   return (result as { rows: T[] }).rows;
 }
 
+/**
+ * A Postgres array literal of `values`, every element quoted (`"` and `\` escaped): one text
+ * parameter, read the same by every driver, whatever the values hold.
+ */
+export function arrayLiteral(values: readonly string[]): string {
+  return `{${values.map((v) => `"${v.replace(/["\\]/g, '\\$&')}"`).join(',')}}`;
+}
+
 export interface ConnectOptions {
   databaseUrl: string | undefined;
   pgliteDir: string;

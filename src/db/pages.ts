@@ -5,7 +5,7 @@ import { getTableColumns, sql, type SQL } from 'drizzle-orm';
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
 import type { ApiVersion } from '../config.ts';
 import type { NormalizedJob, Reject } from '../normalize.ts';
-import { queryRows, type Db } from './connect.ts';
+import { arrayLiteral, queryRows, type Db } from './connect.ts';
 import { describeDbError, isDataError } from './errors.ts';
 import {
   classifyJobParsingSettings,
@@ -278,14 +278,6 @@ export async function storePage(db: Db, input: StorePageInput): Promise<PageResu
     const quarantined = [...foreign, ...refused.map((r) => ({ id: r.id ?? '', reason: r.reason }))];
     return pageResult(0, rejects.length, closing, carried, quarantined);
   });
-}
-
-/**
- * A Postgres array literal of `values`, every element quoted (`"` and `\` escaped): one text
- * parameter, read the same by every driver, whatever the ids hold.
- */
-function arrayLiteral(values: readonly string[]): string {
-  return `{${values.map((v) => `"${v.replace(/["\\]/g, '\\$&')}"`).join(',')}}`;
 }
 
 /**

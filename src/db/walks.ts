@@ -345,20 +345,13 @@ export async function storedCreatedAt(db: Db, projectId: string): Promise<{ coun
 /** created_at quantiles of the project's live stored jobs at `fractions` (ISO, millisecond precision). */
 export async function createdAtQuantiles(db: Db, projectId: string, fractions: readonly number[]): Promise<string[]> {
   if (fractions.length === 0) return [];
-  const [row] = await queryRows<{ q: string[] | string | null }>(
+  // One row per quantile: plain text values, which every driver hands back alike (null: no dated job).
+  const rows = await queryRows<{ q: string | null }>(
     db,
-    sql`SELECT array(SELECT to_char(q AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
-        FROM unnest(percentile_disc(${`{${fractions.join(',')}}`}::float8[]) WITHIN GROUP (ORDER BY created_at)) AS q) AS q
-      FROM ${classifyJobs} WHERE project_id = ${projectId} AND deleted_at IS NULL AND created_at IS NOT NULL`,
+    sql`SELECT to_char(q AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS q
+      FROM (SELECT percentile_disc(${`{${fractions.join(',')}}`}::float8[]) WITHIN GROUP (ORDER BY created_at) AS qs
+        FROM ${classifyJobs} WHERE project_id = ${projectId} AND deleted_at IS NULL AND created_at IS NOT NULL) AS p,
+      unnest(p.qs) AS q`,
   );
-  const q = row?.q;
-  // node-postgres parses a text[]; other drivers may hand back its literal.
-  if (Array.isArray(q)) return q;
-  return typeof q === 'string'
-    ? q
-        .replace(/^\{|\}$/g, '')
-        .split(',')
-        .filter((v) => v.length > 0)
-        .map((v) => v.replace(/^"|"$/g, ''))
-    : [];
+  return rows.flatMap((r) => (r.q === null ? [] : [r.q]));
 }

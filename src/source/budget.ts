@@ -5,18 +5,19 @@
 //   requests in flight would let one slow or hanging request hold up every project of the key.
 // - Rate (additive increase, multiplicative decrease): none at first (or `maxRequestsPerSecond`). A 429
 //   sets it to 90 % of the rate the API accepted requests of the key at over the last second (answers
-//   other than 429, errors included: they were not refused by the rate limit), at most once a second
-//   (the 429s of one burst are one signal); it then grows back, quickly (25 % a second) up to 85 % of the highest rate refused in the
-//   last 30 s and slowly (0.5 % of it a second) above, so a steady limit upstream costs a 429 now and
-//   then, not a stream of them, while 429s that come whatever the rate (an overloaded API) cannot
-//   ratchet it down to nothing. Starts are spaced evenly at the rate (no bursts after a pause).
+//   other than 429, errors included: the rate limit did not refuse them), at most once a second (the
+//   429s of one burst are one signal). It then grows back, quickly (25 % a second) up to 85 % of the
+//   highest rate refused in the last 30 s and slowly (0.5 % of it a second) above: a steady limit
+//   upstream costs a 429 now and then, not a stream of them, while 429s that come whatever the rate (an
+//   overloaded API) cannot ratchet it down to nothing. Starts are spaced evenly at the rate (no burst
+//   after a pause).
 // - Retry-After: a 429's wait holds every request of the key, not only the one that got it.
 // See docs/performance.md.
 
 const WINDOW_MS = 1000;
 /** How long a refused rate is remembered as the ceiling the rate grows back to. */
 const MEMORY_MS = 30_000;
-/** Share of the served rate kept after a 429. */
+/** Share of the accepted rate kept after a 429. */
 const DECREASE = 0.9;
 /** Below this share of the refused rate the rate grows fast (per second: ×1.25), above it slowly. */
 const CAUTION = 0.85;
@@ -42,8 +43,6 @@ export interface BudgetStats {
   rateLimited: number;
   /** The request rate allowed now (requests/s); undefined while no rate applies. */
   rate: number | undefined;
-  /** Requests allowed in flight now. */
-  inFlightLimit: number;
 }
 
 /** What became of a request that held a place in the budget. */
@@ -58,7 +57,7 @@ export class RequestBudget {
   #inFlight = 0;
   #rate: number;
   readonly #maxPauseMs: number;
-  /** The rates refused (served when a 429 came) in the last MEMORY_MS: the slow-growth zone starts below their highest. */
+  /** The rates refused (accepted when a 429 came) in the last MEMORY_MS: the slow-growth zone starts below their highest. */
   readonly #refused: { at: number; rate: number }[] = [];
   #nextStartMs = 0;
   #pauseUntilMs = 0;
@@ -85,7 +84,6 @@ export class RequestBudget {
       requests: this.#requests,
       rateLimited: this.#rateLimited,
       rate: Number.isFinite(this.#rate) ? this.#rate : undefined,
-      inFlightLimit: this.#maxInFlight,
     };
   }
 
@@ -121,9 +119,9 @@ export class RequestBudget {
 
   #settle(outcome: Outcome): void {
     const now = this.#now();
+    while (this.#accepted.length > 0 && (this.#accepted[0] as number) < now - WINDOW_MS) this.#accepted.shift();
     if (outcome.kind !== 'rate-limited') {
       this.#accepted.push(now);
-      while (this.#accepted.length > 0 && (this.#accepted[0] as number) < now - WINDOW_MS) this.#accepted.shift();
       if (outcome.kind === 'ok') this.#grow(now);
       return;
     }
@@ -133,8 +131,7 @@ export class RequestBudget {
     // The 429s of one burst are one signal: decrease once per window.
     if (now - this.#lastDecreaseMs < WINDOW_MS) return;
     this.#lastDecreaseMs = now;
-    const accepted = this.#accepted.filter((t) => t >= now - WINDOW_MS).length;
-    const refused = Math.min(this.#rate, Math.max(accepted, MIN_RATE));
+    const refused = Math.min(this.#rate, Math.max(this.#accepted.length, MIN_RATE));
     this.#refused.push({ at: now, rate: refused });
     this.#rate = Math.min(this.#maxRate, Math.max(MIN_RATE, DECREASE * refused));
   }

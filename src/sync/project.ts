@@ -269,14 +269,16 @@ export async function syncProject(ctx: ProjectContext, project: ProjectConfig): 
   const started = now();
   const isoNow = () => new Date(now()).toISOString();
   let pendingRetries = 0;
-  const traffic: ProjectTraffic = { requests: 0, rateLimited: 0, requestsPerSecond: undefined, slices: undefined };
-  /** The traffic figures as the run record keeps them, the rate over the walk so far. */
+  /** What the walk asked of the API, as the run record keeps it: the rate is over the walk so far. */
   const trafficNow = (): ProjectTraffic => {
     const seconds = (now() - started) / 1000;
-    result.requests = traffic.requests;
-    result.rateLimited = traffic.rateLimited;
-    result.requestsPerSecond = seconds > 0 && traffic.requests > 0 ? traffic.requests / seconds : undefined;
-    return { ...traffic, slices: result.slices, requestsPerSecond: result.requestsPerSecond };
+    result.requestsPerSecond = seconds > 0 && result.requests > 0 ? result.requests / seconds : undefined;
+    return {
+      requests: result.requests,
+      rateLimited: result.rateLimited,
+      requestsPerSecond: result.requestsPerSecond,
+      slices: result.slices,
+    };
   };
   try {
     if (project.apiKey === undefined) {
@@ -290,8 +292,8 @@ export async function syncProject(ctx: ProjectContext, project: ProjectConfig): 
       plog.warn({ attempt, status: error.status, kind: error.kind, waitMs, err: error.message }, 'request failed, retrying');
     };
     const onResponse = ({ status, durationMs }: { status: string; durationMs: number }) => {
-      traffic.requests += 1;
-      if (status === '429') traffic.rateLimited += 1;
+      result.requests += 1;
+      if (status === '429') result.rateLimited += 1;
       ctx.observer?.request?.({ projectId: project.id, status, durationMs });
     };
     const budget = ctx.budgets.for(apiKey);
@@ -437,7 +439,8 @@ export async function syncProject(ctx: ProjectContext, project: ProjectConfig): 
 
     let finished = false;
     if (slices !== undefined) {
-      finished = await walkSlices(slices, { walk, store, projectId: project.id, apiVersion, signal, log: plog, totalSize: projectTotal });
+      const sliceWalk: SliceWalkContext = { walk, store, projectId: project.id, apiVersion, signal, log: plog, totalSize: projectTotal };
+      finished = await walkSlices(slices, sliceWalk);
       if (finished && !slices.some((s) => s.unfiltered)) {
         // Jobs without created_at, or created without one while the slices ran, are in no slice: when
         // the API says there are any (or cannot say), one pass over the whole list stores them.
@@ -452,7 +455,7 @@ export async function syncProject(ctx: ProjectContext, project: ProjectConfig): 
           const pass = await store.addSlices(project.id, apiVersion, Math.max(...slices.map((s) => s.slice)) + 1, [
             { createdAtOnOrAfter: undefined, createdAtOnOrBefore: undefined, unfiltered: true },
           ]);
-          finished = await walkSlices(pass, { walk, store, projectId: project.id, apiVersion, signal, log: plog, totalSize: projectTotal });
+          finished = await walkSlices(pass, sliceWalk);
         }
       }
     } else {
