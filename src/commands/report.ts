@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { loadConfig } from '../config.ts';
 import { arrayLiteral, openDatabase, queryRows, type Db } from '../db/connect.ts';
+import { storedProjectNames } from '../db/projects.ts';
 import { errorCode, errorMessage } from '../errors.ts';
 import { createLogger } from '../log.ts';
 import { loadReport, ReportTimeoutError } from '../report/data.ts';
@@ -64,7 +65,11 @@ export async function runReport(flags: ReportFlags, io: Io, clock: () => number 
       projects: flags.project && flags.project.length > 0 ? [...new Set(flags.project)] : undefined,
       since,
       now,
-      names: new Map(config.projects.flatMap((p) => (p.name ? [[p.id, p.name] as const] : []))),
+      // The config's names win; the stored ones cover projects it does not name (or no config at all).
+      names: new Map([
+        ...(await storedProjectNames(database.db)),
+        ...config.projects.flatMap((p) => (p.name ? [[p.id, p.name] as const] : [])),
+      ]),
       database: database.description,
       timeoutMs: config.reportTimeoutMs,
     });
@@ -102,7 +107,8 @@ async function unknownProjects(db: Db, ids: readonly string[]): Promise<string[]
     sql`SELECT id FROM unnest(${arrayLiteral(unique)}::text[]) AS ids(id)
       WHERE NOT EXISTS (SELECT FROM classify_jobs WHERE project_id = ids.id)
         AND NOT EXISTS (SELECT FROM sync_run_projects WHERE project_id = ids.id)
-        AND NOT EXISTS (SELECT FROM sync_state WHERE project_id = ids.id)`,
+        AND NOT EXISTS (SELECT FROM sync_state WHERE project_id = ids.id)
+        AND NOT EXISTS (SELECT FROM sync_projects WHERE project_id = ids.id)`,
   );
   const missing = new Set(rows.map((r) => r.id));
   return unique.filter((id) => missing.has(id));

@@ -267,6 +267,20 @@ export const syncWalkSlices = pgTable(
   (t) => [primaryKey({ columns: [t.projectId, t.apiVersion, t.slice] })],
 );
 
+/**
+ * The projects syncs have run for, with the name the config gave them, so a report or `status` read
+ * without the config file still shows projects by name. Upserted at the start of every run; a run
+ * whose config gives no name (e.g. ids from CLASSIFY_SYNC_PROJECTS) keeps the stored one.
+ */
+export const syncProjects = pgTable('sync_projects', {
+  projectId: text('project_id').primaryKey(),
+  /** The project's `name` in the config of the last run that gave one; null if none ever did. */
+  name: text('name'),
+  firstSeenAt: tstz('first_seen_at').notNull().defaultNow(),
+  /** When the name last changed (or the row was added). */
+  updatedAt: tstz('updated_at').notNull().defaultNow(),
+});
+
 /** Items that failed validation, or that Postgres refused, with their raw payload, so nothing is lost. */
 export const syncRejects = pgTable(
   'sync_rejects',

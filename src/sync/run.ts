@@ -68,6 +68,7 @@ async function syncRun(options: SyncOptions, runId: string): Promise<RunResult> 
   const store = syncStore(database.db);
   log.info({ trigger, projects: config.projects.length, database: database.description, api: config.api }, 'run started');
   await store.startRun({ id: runId, trigger, projects: config.projects.length, host: hostname(), pid: process.pid });
+  await store.rememberProjects(config.projects.map((p) => ({ id: p.id, name: p.name })));
   for (const dead of await abandonDeadRuns(database, runId)) {
     log.warn(
       { abandonedRunId: dead.id, host: dead.host, pid: dead.pid, startedAt: dead.startedAt },

@@ -2,6 +2,7 @@
 // (db/retry.ts): each function is one statement or one transaction, so a retry is safe.
 import type { Db } from '../db/connect.ts';
 import { retrying, type Retrying } from '../db/retry.ts';
+import { rememberProjects } from '../db/projects.ts';
 import { finishProject, finishRun, projectsSyncedSince, skipProject, startProject, startRun } from '../db/runs.ts';
 import {
   addSlices,
@@ -22,6 +23,7 @@ const FUNCTIONS = {
   finishProject,
   skipProject,
   projectsSyncedSince,
+  rememberProjects,
   loadWalkState,
   beginWalk,
   addSlices,

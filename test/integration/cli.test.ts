@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { queryRows } from '../../src/db/connect.ts';
 import { startSimulator, type Simulator } from '../../src/simulator/index.ts';
 import { postgresReachable } from '../helpers/db.ts';
 import { usePostgres } from '../helpers/fixtures.ts';
@@ -53,6 +54,46 @@ describe('classify-sync CLI', () => {
     expect(synced.map((l) => l.projectId).sort()).toEqual([A, B].sort());
     expect(lines.filter((l) => l.projectId !== undefined).every((l) => typeof l.runId === 'string')).toBe(true);
     expect(lines.some((l) => String(l.database).includes('postgres://'))).toBe(true);
+  });
+
+  it('stores the configured names, so a report without the config shows projects by name', async () => {
+    const named = writeConfig({ projects: [{ id: A, name: 'invoices' }, { id: B }] });
+    expect((await runCli(['sync', '--config', named], env)).code).toBe(0);
+    const names = async () =>
+      Object.fromEntries(
+        (
+          await queryRows<{ project_id: string; name: string | null }>(
+            tdb().database.db,
+            sql`SELECT project_id, name FROM sync_projects ORDER BY project_id`,
+          )
+        ).map((r) => [r.project_id, r.name]),
+      );
+    expect(await names()).toEqual({ [A]: 'invoices', [B]: null });
+
+    // No config file at all: every format names the project from the database.
+    const json = await runCli(['report', '--format', 'json'], env);
+    expect(json.code, json.stderr).toBe(0);
+    // Sorted by label: the name, else the id.
+    expect((JSON.parse(json.stdout) as { projects: unknown[] }).projects).toEqual([
+      { project_id: B, name: null },
+      { project_id: A, name: 'invoices' },
+    ]);
+    const table = await runCli(['report'], env);
+    expect(table.stdout).toContain('invoices');
+    expect((await runCli(['report', '--format', 'csv'], env)).stdout).toContain(`outcomes,${A},invoices`);
+    expect((await runCli(['report', '--format', 'html'], env)).stdout).toContain('invoices');
+
+    // A run that names no project (ids from the environment) keeps the stored names; a new name replaces the old.
+    expect((await runCli(['sync'], { ...env, CLASSIFY_SYNC_PROJECTS: `${A},${B}` })).code).toBe(0);
+    expect(await names()).toEqual({ [A]: 'invoices', [B]: null });
+    const renamed = writeConfig({
+      projects: [
+        { id: A, name: 'invoices-eu' },
+        { id: B, name: 'contracts' },
+      ],
+    });
+    expect((await runCli(['sync', '--config', renamed], env)).code).toBe(0);
+    expect(await names()).toEqual({ [A]: 'invoices-eu', [B]: 'contracts' });
   });
 
   it('exits 2 when some projects failed, one line each on stderr with the status, detail and what to do', async () => {
