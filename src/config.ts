@@ -259,8 +259,23 @@ function readConfigFile(path: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {
-    throw new ConfigError(`config file ${path} is not valid JSON (${errorMessage(error)}): fix the file`);
+    throw new ConfigError(`config file ${path} is not valid JSON${jsonErrorAt(text, errorMessage(error))}: fix the file`);
   }
+}
+
+/**
+ * Where a JSON.parse error is, as `at line L, column C (what)`: V8 gives a character position (Node 20)
+ * or also the line and column (Node 22+); both become the same line and column, counted from 1.
+ */
+function jsonErrorAt(text: string, message: string): string {
+  const what = message.replace(/ in JSON at position \d+.*$/s, '').replace(/^JSON Parse error: /, '');
+  const position = /at position (\d+)/.exec(message)?.[1];
+  if (position === undefined) {
+    // The text ended early ("Unexpected end of JSON input"): the problem is at its end.
+    return /end of JSON input/.test(message) ? ` at its end (${what})` : ` (${message})`;
+  }
+  const before = text.slice(0, Number(position)).split('\n');
+  return ` at line ${before.length}, column ${(before.at(-1) ?? '').length + 1} (${what})`;
 }
 
 /**
@@ -304,6 +319,24 @@ export function databaseSecrets(url: string | undefined): string[] {
   const values = [parsed.password, decoded(parsed.password)];
   for (const [name, value] of parsed.searchParams) if (isCredentialParam(name)) values.push(value, encodeURIComponent(value));
   return [...new Set(values.filter((v) => v.length > 0))];
+}
+
+/**
+ * Refuses at start a DATABASE_URL that cannot reach Postgres: text that is no URL (pg would read it as a
+ * path on a host named "base" and fail with ENOTFOUND), or another database's scheme. pg's socket forms
+ * ("/run/postgresql dbname", socket:/run/postgresql?db=x) pass. Never prints the URL: it may hold a password.
+ */
+function checkDatabaseUrl(url: string): void {
+  if (url.startsWith('/')) return;
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
+  if (scheme === undefined || (scheme !== 'socket' && !url.slice(scheme.length + 1).startsWith('//')) || !parseConnectionUrl(url)) {
+    throw new ConfigError(
+      'DATABASE_URL is not a connection URL: set it like postgres://user:password@host:5432/dbname, or unset it to use the embedded database',
+    );
+  }
+  if (scheme !== 'postgres' && scheme !== 'postgresql' && scheme !== 'socket') {
+    throw new ConfigError(`DATABASE_URL is a ${scheme}: URL: classify-sync writes to PostgreSQL only (postgres:// or postgresql://)`);
+  }
 }
 
 /** A connection URL safe to print: the password and every credential parameter replaced; never an unparseable URL. */
@@ -359,6 +392,9 @@ function checkBaseUrl(baseUrl: string, source: string): void {
   if (!parsed || !z.url().safeParse(baseUrl).success) {
     throw new ConfigError(`${source} ${JSON.stringify(baseUrl)} is not a URL: use e.g. ${DEFAULT_BASE_URL}`);
   }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
+    throw new ConfigError(`${source} ${JSON.stringify(baseUrl)} is not an http(s) URL: use e.g. ${DEFAULT_BASE_URL}`);
+  }
 }
 
 export function loadConfig(overrides: ConfigOverrides, env: Env): Config {
@@ -409,6 +445,7 @@ export function loadConfig(overrides: ConfigOverrides, env: Env): Config {
   const baseUrl = (overrides.baseUrl ?? env.LLAMA_CLOUD_BASE_URL ?? file.baseUrl ?? DEFAULT_BASE_URL).replace(/\/+$/, '');
   checkBaseUrl(baseUrl, baseUrlSource(overrides, env, file, where));
   const databaseUrl = overrides.databaseUrl ?? (env.DATABASE_URL || undefined);
+  if (databaseUrl !== undefined) checkDatabaseUrl(databaseUrl);
   const organizationId = overrides.organizationId ?? file.organizationId;
 
   const envProjects = (env.CLASSIFY_SYNC_PROJECTS ?? '')

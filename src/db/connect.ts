@@ -10,6 +10,7 @@ import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
 import { redactUrl, type Config } from '../config.ts';
 import { errorMessage } from '../errors.ts';
+import { sqlState } from './errors.ts';
 import type { Logger } from '../log.ts';
 import { createPgliteDir, pgliteStartParams, walCheckpoints } from './pglite.ts';
 import * as schema from './schema.ts';
@@ -122,6 +123,27 @@ export async function connect(options: ConnectOptions): Promise<Database> {
     : connectPglite(options.pgliteDir);
 }
 
+/** SQLSTATE 3D000: the database named in the URL does not exist on the server. */
+const INVALID_CATALOG_NAME = '3D000';
+
+/** "database x does not exist: create it (createdb …)", with the URL's host, port and user (never its password). */
+function missingDatabase(url: string, description: string): string {
+  // pg's own reading of the URL (a client that never connects), so the names are the ones it used.
+  const parsed = new pg.Client({ connectionString: url });
+  const options = [
+    parsed.host ? `-h ${shellWord(parsed.host)}` : '',
+    parsed.port ? `-p ${parsed.port}` : '',
+    parsed.user ? `-U ${shellWord(parsed.user)}` : '',
+  ].filter((o) => o !== '');
+  const name = parsed.database ?? '';
+  return `database ${JSON.stringify(name)} does not exist (${description}): create it (createdb ${[...options, shellWord(name)].join(' ')}), or fix DATABASE_URL`;
+}
+
+/** A word as a POSIX shell reads it: bare when it is plain, else in single quotes. */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
 async function connectPostgres(url: string, max: number, applicationName: string): Promise<Database> {
   const description = redactUrl(url);
   const pool = new pg.Pool({ connectionString: url, max, application_name: applicationName });
@@ -136,6 +158,7 @@ async function connectPostgres(url: string, max: number, applicationName: string
     client.release();
   } catch (error) {
     await pool.end().catch(() => undefined);
+    if (sqlState(error) === INVALID_CATALOG_NAME) throw new DatabaseError(missingDatabase(url, description));
     throw new DatabaseError(
       `database ${description} is unreachable (${errorMessage(error)}): check DATABASE_URL and that Postgres is running`,
     );

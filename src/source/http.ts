@@ -150,6 +150,9 @@ export interface GetJsonOptions {
   inspect?: ((chunk: Uint8Array) => void) | undefined;
 }
 
+/** fetch's reasons for a URL it will not send to, whatever the network does (undici's "bad port", "unknown scheme"). */
+const UNSENDABLE = /^(bad port|unknown scheme|invalid url|url scheme must be)/i;
+
 /** GET `url` and parse its JSON body; any failure is an ApiError that says whether to retry. */
 export async function getJson(url: URL, options: GetJsonOptions): Promise<unknown> {
   const timeout = AbortSignal.timeout(options.timeoutMs);
@@ -187,7 +190,9 @@ export async function getJson(url: URL, options: GetJsonOptions): Promise<unknow
     }
     const cause = error instanceof Error ? (error.cause as { code?: string; message?: string } | undefined) : undefined;
     const reason = cause?.code ?? cause?.message ?? errorMessage(error);
-    throw new ApiError(`network error: ${reason}`, 'network', undefined, undefined, true);
+    // fetch refuses some URLs before sending anything (a blocked port, a scheme it cannot speak): no retry helps.
+    const permanent = UNSENDABLE.test(reason);
+    throw new ApiError(`network error reaching ${url.origin}: ${reason}`, 'network', undefined, undefined, !permanent);
   }
 
   if (!response.ok) {

@@ -13,12 +13,13 @@ import { scrub, type Logger } from '../log.ts';
 import { normalizePage, type NormalizedJob, type Reject } from '../normalize.ts';
 import { pagesSaved, planWalk, type SyncMode } from '../plan.ts';
 import { projectPageFetcher } from '../source/client.ts';
-import { ApiVersionError, detectApiVersion } from '../source/detect.ts';
+import { ApiVersionError, detectApiVersion, isRouteNotFound } from '../source/detect.ts';
 import { ApiError } from '../source/http.ts';
 import { RequestBudgets } from '../source/budget.ts';
 import { pages, WalkError } from '../source/pages.ts';
 import type { RetryEvent } from '../source/retry.ts';
-import { jobIdBatches, type ListFilter } from '../source/v2.ts';
+import { V1_PATH } from '../source/v1.ts';
+import { jobIdBatches, V2_PATH, type ListFilter } from '../source/v2.ts';
 import { BoundaryDedup, jobsWithoutCreatedAt, planSlices, type CountProbe, type TimeFilter } from './slices.ts';
 import type { SyncStore } from './store.ts';
 
@@ -228,10 +229,17 @@ export function skippedResult(config: Config, project: ProjectConfig, reason: st
   return { ...initialResult(config, project), status: 'skipped', warning: reason };
 }
 
+const BASE_URL_SETTING = 'LLAMA_CLOUD_BASE_URL (or baseUrl in the config file)';
+
 /** The one-line advice for an API failure, by status. */
-export function describeFailure(error: unknown, project: ProjectConfig, config: Pick<Config, 'baseUrl' | 'secrets'>): string {
+export function describeFailure(error: unknown, project: ProjectConfig, config: Pick<Config, 'baseUrl' | 'secrets' | 'api'>): string {
   let text: string;
-  if (error instanceof ApiError) {
+  if (config.api !== 'auto' && isRouteNotFound(error)) {
+    // FastAPI's 404 for a route it does not have: the version asked for is the problem, not the project.
+    const path = config.api === 'v2' ? V2_PATH : V1_PATH;
+    const other = config.api === 'v2' ? 'v1' : 'v2';
+    text = `${config.baseUrl} does not serve API ${config.api} (GET ${path} is 404 Not Found): use --api auto, or --api ${other} if this deployment speaks it`;
+  } else if (error instanceof ApiError) {
     const what = error.kind === 'http' ? `HTTP ${error.status}${error.detail ? ` ${error.detail}` : ''}` : error.message;
     const advice: Record<number, string> = {
       400: 'the API refused the request; check --organization and --page-size',
@@ -244,7 +252,11 @@ export function describeFailure(error: unknown, project: ProjectConfig, config: 
       (error.status !== undefined ? advice[error.status] : undefined) ??
       (error.kind === 'too-large'
         ? 'raise maxResponseBytes or lower --page-size'
-        : 'the API kept failing after retries; run again later (the walk resumes from its saved page)');
+        : error.kind === 'network' && !error.retryable
+          ? `fetch refuses this address (a blocked port or scheme), so no retry can help: fix ${BASE_URL_SETTING}`
+          : error.kind === 'network'
+            ? `unreachable through every retry: check ${BASE_URL_SETTING} and the network, then run again (the walk resumes from its saved page)`
+            : 'the API kept failing after retries; run again later (the walk resumes from its saved page)');
     // A refused redirect already says what to check; retrying or waiting would not help.
     text = error.kind === 'redirect' ? what : `${what}: ${hint}`;
   } else if (error instanceof WalkError) {

@@ -384,8 +384,20 @@ describe('getJson', () => {
     await expect(getJson(new URL(`${base}/slow`), { ...opts, timeoutMs: 50 })).rejects.toMatchObject({ kind: 'timeout', retryable: true });
   });
 
-  it('reports a refused connection as a retryable network error', async () => {
-    await expect(getJson(new URL('http://127.0.0.1:9/'), opts)).rejects.toMatchObject({ kind: 'network', retryable: true });
+  it('reports a refused connection as a retryable network error, naming the address', async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await expect(getJson(new URL(`http://127.0.0.1:${port}/x?y=1`), opts)).rejects.toMatchObject({
+      kind: 'network',
+      retryable: true,
+      message: `network error reaching http://127.0.0.1:${port}: ECONNREFUSED`,
+    });
+  });
+
+  it('a port fetch refuses to send to is no retryable error', async () => {
+    await expect(getJson(new URL('http://127.0.0.1:9/'), opts)).rejects.toMatchObject({ kind: 'network', retryable: false });
   });
 });
 
