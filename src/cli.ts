@@ -97,6 +97,23 @@ const REPORT_FLAGS = {
   out: { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
+const STATUS_FLAGS = {
+  project: FLAGS.project,
+  config: FLAGS.config,
+  'pglite-dir': FLAGS['pglite-dir'],
+  help: FLAGS.help,
+  format: { type: 'string' },
+} as const satisfies ParseArgsConfig['options'];
+
+const RESET_FLAGS = {
+  project: FLAGS.project,
+  config: FLAGS.config,
+  'pglite-dir': FLAGS['pglite-dir'],
+  help: FLAGS.help,
+  yes: { type: 'boolean', short: 'y' },
+  'delete-data': { type: 'boolean' },
+} as const satisfies ParseArgsConfig['options'];
+
 type Flags = ReturnType<typeof parseArgs<{ options: typeof FLAGS; allowPositionals: true }>>['values'];
 
 function integerFlag(flags: Flags, name: 'page-size' | 'concurrency' | 'slices' | 'metrics-port'): number | undefined {
@@ -127,7 +144,7 @@ function overridesFrom(flags: Flags): ConfigOverrides {
   };
 }
 
-const COMMANDS = ['sync', 'backfill', 'migrate', 'worker', 'report', 'demo', 'simulator', 'help'];
+const COMMANDS = ['sync', 'backfill', 'migrate', 'worker', 'report', 'status', 'reset', 'demo', 'simulator', 'help'];
 
 /** The package's version, from the package.json next to src/ (or dist/). */
 function packageVersion(): string {
@@ -177,6 +194,24 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       }
       const { runReport } = await import('./commands/report.ts');
       return await runReport(values, io);
+    }
+    if (command === 'status') {
+      const { values } = parseFlags(rest, STATUS_FLAGS);
+      if (values.help) {
+        line(io.stdout, USAGE);
+        return EXIT.ok;
+      }
+      const { runStatus } = await import('./commands/status.ts');
+      return await runStatus(values, io);
+    }
+    if (command === 'reset') {
+      const { values } = parseFlags(rest, RESET_FLAGS);
+      if (values.help) {
+        line(io.stdout, USAGE);
+        return EXIT.ok;
+      }
+      const { runReset } = await import('./commands/reset.ts');
+      return await runReset(values, io);
     }
     const { values: flags } = parseFlags(rest, FLAGS);
     if (flags.help) {
