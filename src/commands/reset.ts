@@ -89,7 +89,7 @@ export function describeReset(label: string, result: ResetResult): string {
     plural(f.savedTokens, 'saved token'),
     plural(f.seenPages, 'seen page'),
     ...(f.slices > 0 ? [plural(f.slices, 'walk slice')] : []),
-    `${f.versions === 0 ? 'no' : 'the'} walk history (${plural(f.versions, 'API version')})`,
+    f.versions === 0 ? 'no walk history' : `the walk history of ${plural(f.versions, 'API version')}`,
   ].join(', ');
   const d = result.deleted;
   const deleted =

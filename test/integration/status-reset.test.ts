@@ -213,7 +213,7 @@ describe.runIf(available)('status and reset (CLI child process, real Postgres, s
     const reset = await runCli(['reset', '--config', config, '--project', A, '--yes'], dbEnv);
     expect(reset.code, reset.stderr).toBe(0);
     expect(reset.stderr).toBe(
-      `classify-sync: forgot walk state of ${A} (acme): 1 saved token, 3 seen pages, the walk history (1 API version); 0 jobs deleted\n`,
+      `classify-sync: forgot walk state of ${A} (acme): 1 saved token, 3 seen pages, the walk history of 1 API version; 0 jobs deleted\n`,
     );
     // The rows stay.
     expect((await rowsOf(A)).jobs).toBe(30);
@@ -236,7 +236,7 @@ describe.runIf(available)('status and reset (CLI child process, real Postgres, s
     const reset = await runCli(['reset', '--config', config, '--project', A, '--yes'], dbEnv);
     expect(reset.code, reset.stderr).toBe(0);
     expect(reset.stderr).toBe(
-      `classify-sync: forgot walk state of ${A} (acme): 0 saved tokens, 0 seen pages, the walk history (1 API version); 0 jobs deleted\n`,
+      `classify-sync: forgot walk state of ${A} (acme): 0 saved tokens, 0 seen pages, the walk history of 1 API version; 0 jobs deleted\n`,
     );
     expect(await rowsOf(A)).toEqual({ ...before, state: 0 });
 
@@ -257,7 +257,7 @@ describe.runIf(available)('status and reset (CLI child process, real Postgres, s
     const reset = await runCli(['reset', '--config', config, '--project', A, '--yes', '--delete-data'], dbEnv);
     expect(reset.code, reset.stderr).toBe(0);
     expect(reset.stderr).toBe(
-      `classify-sync: forgot walk state of ${A} (acme): 0 saved tokens, 0 seen pages, the walk history (1 API version); ` +
+      `classify-sync: forgot walk state of ${A} (acme): 0 saved tokens, 0 seen pages, the walk history of 1 API version; ` +
         `${A_JOBS} jobs (with their rules, parsing settings and ${a.statusChanges} status changes), 1 run record and 1 reject deleted\n`,
     );
     expect(await rowsOf(A)).toEqual({
