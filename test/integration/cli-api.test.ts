@@ -44,7 +44,7 @@ describe('classify-sync --api', () => {
   it('documents auto as the default, and --full', async () => {
     const io = capture();
     expect(await main(['--help'], io)).toBe(EXIT.ok);
-    expect(io.out()).toContain('--api <auto|v1|v2>     API version to speak (default auto: per project v2, or v1 where v2 is not served)');
+    expect(io.out()).toContain('--api <auto|v1|v2>     API version to speak (default auto: v2, or v1 where v2 is not served)');
     expect(io.out()).toContain('--full');
   });
 

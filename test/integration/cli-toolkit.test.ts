@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { COMMAND_NAMES, COMMAND_SPECS, FLAG_SPECS } from '../../src/usage.ts';
 import { runCli, writeConfig } from '../helpers/cli.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -26,6 +27,42 @@ describe('classify-sync as a new user types it', () => {
     [['report', '--sinse', '7d'], "classify-sync: Unknown option '--sinse': did you mean --since? (see classify-sync --help)\n"],
     [['snyc'], 'classify-sync: unknown command "snyc": did you mean sync? (see classify-sync --help)\n'],
   ])('%j: exit 1 and what was meant', async (args, stderr) => {
+    const result = await runCli(args, {});
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(stderr);
+  });
+
+  it("<command> --help and help <command> print that command's own usage, flags and exit codes", async () => {
+    const general = await runCli(['--help'], {});
+    for (const command of COMMAND_NAMES.filter((c) => c !== 'simulator')) {
+      const viaFlag = await runCli([command, '--help'], {});
+      const viaHelp = await runCli(['help', command], {});
+      expect(viaFlag.code, command).toBe(0);
+      expect(viaHelp).toEqual(viaFlag);
+      expect(viaFlag.stdout).toMatch(new RegExp(`^Usage: classify-sync ${command} `));
+      const own = new Set<string>([...COMMAND_SPECS[command].flags, 'help']);
+      for (const [name, spec] of Object.entries(FLAG_SPECS)) {
+        // Each command lists exactly its flags; the general help lists every flag of every command.
+        expect(viaFlag.stdout.includes(`  ${spec.usage} `), `${command} ${name}`).toBe(own.has(name));
+        expect(general.stdout).toContain(`  ${spec.usage} `);
+      }
+      for (const text of [viaFlag.stdout, general.stdout]) {
+        expect(Math.max(...text.split('\n').map((l) => l.length)), command).toBeLessThanOrEqual(100);
+      }
+    }
+    expect((await runCli(['sync', '--help'], {})).stdout).toContain('Exit codes: 0 every project synced');
+    expect((await runCli(['worker', '--help'], {})).stdout).toContain('CLASSIFY_SYNC_SCHEDULE');
+    expect((await runCli(['report', '--help'], {})).stdout).not.toContain('LLAMA_CLOUD_API_KEY');
+    const simulator = await runCli(['help', 'simulator'], {});
+    expect(simulator.code).toBe(0);
+    expect(simulator.stdout).toMatch(/^Usage: simulator/);
+  }, 120_000);
+
+  it.each([
+    [['migrate', '--full'], 'classify-sync: migrate takes no --full (sync takes it) (see classify-sync --help)\n'],
+    [['report', '--schedule', 'x'], 'classify-sync: report takes no --schedule (worker takes it) (see classify-sync --help)\n'],
+    [['help', 'snyc'], 'classify-sync: unknown command "snyc": did you mean sync? (see classify-sync --help)\n'],
+  ])('%j: a flag of another command, or help for no command: exit 1 and what to do', async (args, stderr) => {
     const result = await runCli(args, {});
     expect(result.code).toBe(1);
     expect(result.stderr).toBe(stderr);
