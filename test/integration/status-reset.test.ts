@@ -16,6 +16,8 @@ import { count } from '../helpers/harness.ts';
 
 const A = 'a5000000-0000-4000-8000-00000000000a';
 const B = 'b5000000-0000-4000-8000-00000000000b';
+/** A project without malformed items (a job without created_at would keep a walk from being sliced). */
+const C = 'c5000000-0000-4000-8000-00000000000c';
 const A_JOBS = 120;
 const B_JOBS = 45;
 const PAGE_SIZE = 10;
@@ -46,6 +48,7 @@ describe.runIf(available)('status and reset (CLI child process, real Postgres, s
       projects: [
         { id: A, jobs: A_JOBS },
         { id: B, jobs: B_JOBS },
+        { id: C, jobs: A_JOBS },
       ],
       now: Date.parse('2026-11-01T00:00:00Z'),
     });
@@ -225,6 +228,59 @@ describe.runIf(available)('status and reset (CLI child process, real Postgres, s
     expect(next.code, next.stderr).toBe(0);
     expect(next.stdout).toContain('walk planned: no full walk has completed yet');
     expect(await lastRun(A)).toEqual({ mode: 'full', pages: A_PAGES, status: 'succeeded' });
+  }, 120_000);
+
+  it('status of an unfinished sliced walk counts its slices and pages as stored; reset forgets them all', async () => {
+    const sliced = writeConfig({ ...settings, projects: [{ id: C, name: 'initech' }], slices: 3 });
+    let served = 0;
+    sim.setOnPage(({ projectId, body }) => {
+      if (projectId === C && body.items.length > 1 && ++served === 4) sim.setFaults({ rate: 1, kinds: ['503'] }, C);
+      return undefined;
+    });
+    let interrupted: CliResult;
+    try {
+      interrupted = await syncCli([], sliced);
+    } finally {
+      sim.setOnPage(undefined);
+      sim.setFaults(undefined, C);
+    }
+    expect(interrupted.code).toBe(2);
+    const [slices] = await queryRows<{ slices: number; left: number; tokens: number; walk_pages: number }>(
+      db,
+      sql`SELECT count(*)::int AS slices, (count(*) FILTER (WHERE NOT done))::int AS left,
+          (count(*) FILTER (WHERE page_token IS NOT NULL))::int AS tokens,
+          (SELECT walk_pages FROM sync_state WHERE project_id = ${C} AND api_version = 'v2') AS walk_pages
+        FROM sync_walk_slices WHERE project_id = ${C}`,
+    );
+    expect(slices?.slices).toBeGreaterThanOrEqual(3);
+    expect(slices?.walk_pages).toBeGreaterThanOrEqual(1);
+
+    const [status] = await statusJson(['--config', sliced, '--project', C]);
+    expect(status).toMatchObject({
+      walk_in_progress: true,
+      walk_kind: 'full',
+      walk_pages: slices?.walk_pages,
+      walk_slices: slices?.slices,
+      walk_slices_left: slices?.left,
+      jobs_stored: await count(db, sql`SELECT count(*) AS n FROM classify_jobs WHERE project_id = ${C}`),
+    });
+    const table = await runCli(['status', '--config', sliced], dbEnv);
+    expect(table.stdout).toContain(
+      `: ${slices?.walk_pages} page${slices?.walk_pages === 1 ? '' : 's'}, ${slices?.slices} slices saved (${slices?.left} left)\n`,
+    );
+
+    const seen = await count(db, sql`SELECT count(*) AS n FROM sync_walk_seen WHERE project_id = ${C}`);
+    const reset = await runCli(['reset', '--config', sliced, '--project', C, '--yes'], dbEnv);
+    expect(reset.code, reset.stderr).toBe(0);
+    expect(reset.stderr).toBe(
+      `classify-sync: forgot walk state of ${C} (initech): ${slices?.tokens} saved token${slices?.tokens === 1 ? '' : 's'}, ` +
+        `${seen} seen page${seen === 1 ? '' : 's'}, ${slices?.slices} walk slices, the walk history of 1 API version; 0 jobs deleted\n`,
+    );
+    expect(await count(db, sql`SELECT count(*) AS n FROM sync_walk_slices WHERE project_id = ${C}`)).toBe(0);
+    const next = await syncCli([], sliced);
+    expect(next.code, next.stderr).toBe(0);
+    expect(await lastRun(C)).toMatchObject({ mode: 'full', status: 'succeeded' });
+    expect(await count(db, sql`SELECT count(*) AS n FROM classify_jobs WHERE project_id = ${C}`)).toBe(A_JOBS);
   }, 120_000);
 
   it('reset after complete walks: the next sync is full instead of incremental, and the jobs stay', async () => {
