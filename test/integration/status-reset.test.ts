@@ -1,6 +1,7 @@
 // `classify-sync status` and `classify-sync reset` through the real binary, against the bundled
 // simulator and a real Postgres: what status prints equals what the database holds (without an API
 // key), and a reset makes the next sync a full walk from the first page, keeping or deleting rows.
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +11,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { queryRows, type Db } from '../../src/db/connect.ts';
 import type { ProjectStatus } from '../../src/report/status.ts';
 import { startSimulator, type Simulator } from '../../src/simulator/index.ts';
-import { runCli, writeConfig, type CliResult } from '../helpers/cli.ts';
+import { BIN, cleanEnv, runCli, writeConfig, type CliResult } from '../helpers/cli.ts';
 import { createPostgresDatabase, openTestDatabase, postgresReachable, type TestDatabase } from '../helpers/db.ts';
 import { count } from '../helpers/harness.ts';
 
@@ -345,6 +346,35 @@ describe.runIf(available)('status and reset (CLI child process, real Postgres, s
       );
     }
     expect(await rowsOf(A)).toEqual(before);
+  }, 120_000);
+
+  it('reset on a terminal asks first (y/N): no answer but y leaves the project as it was', async () => {
+    expect((await syncCli()).code).toBe(0);
+    const before = await rowsOf(A);
+    const onTerminal = async (answer: string) => {
+      // `script` runs the command on a pseudo-terminal (util-linux), as a user's shell would; -e: its exit code.
+      const command = [process.execPath, BIN, 'reset', '--config', config, '--project', A].map((a) => `'${a}'`).join(' ');
+      const child = spawn('script', ['-qec', command, '/dev/null'], { env: cleanEnv(dbEnv), stdio: ['pipe', 'pipe', 'pipe'] });
+      let output = '';
+      child.stdout.on('data', (d: Buffer) => {
+        output += d.toString();
+      });
+      // The terminal keeps the typed line until reset reads it; stdin stays open until the command exits.
+      child.stdin.write(`${answer}\n`);
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      return { code, output: output.replace(/\r/g, '') };
+    };
+    const question = `Forget the walk state of ${A} (acme)? Its next sync walks it in full from the first page; its jobs stay. [y/N] `;
+
+    const declined = await onTerminal('n');
+    expect(declined.code).toBe(1);
+    expect(declined.output).toContain(`${question}classify-sync: project ${A} (acme) left as it was\n`);
+    expect(await rowsOf(A)).toEqual(before);
+
+    const confirmed = await onTerminal('y');
+    expect(confirmed.code, confirmed.output).toBe(0);
+    expect(confirmed.output).toContain(`${question}classify-sync: forgot walk state of ${A} (acme): 0 saved tokens`);
+    expect(await rowsOf(A)).toEqual({ ...before, state: 0 });
   }, 120_000);
 
   it('reset while another process holds the project lock (a sync of it is running): exit 1, nothing reset', async () => {
