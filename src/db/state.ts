@@ -32,7 +32,10 @@ export interface StoredWalkState {
   walkStartedAt: string | null;
   walkPages: number;
   lastCompleteWalkAt: string | null;
-  /** Whether the last complete walk was a full one (it recorded itself as the last full walk). */
+  /**
+   * Whether the last complete walk was a full one: it recorded itself as the last full walk (a full walk
+   * sets both start times alike), or it completed before walks recorded their start (all were full then).
+   */
   lastCompleteWalkFull: boolean | null;
   lastFullWalkAt: string | null;
   lastFullWalkMs: number | null;
@@ -89,7 +92,7 @@ export async function loadProjectStatus(db: Db, projectIds: readonly string[]): 
           s.walk_kind, ${iso(sql`s.walk_started_at`)} AS walk_started_at, s.walk_pages,
           ${iso(sql`s.last_complete_walk_at`)} AS last_complete_walk_at,
           CASE WHEN s.last_complete_walk_at IS NULL THEN NULL
-            ELSE s.last_full_walk_at IS NOT NULL AND s.last_full_walk_at = s.last_complete_walk_started_at END AS last_complete_walk_full,
+            ELSE s.last_complete_walk_started_at IS NULL OR s.last_full_walk_at = s.last_complete_walk_started_at END AS last_complete_walk_full,
           ${iso(sql`s.last_full_walk_at`)} AS last_full_walk_at, ${epochMs(sql`s.last_full_walk_at`)} AS last_full_walk_ms,
           ${epochMs(sql`s.last_complete_walk_started_at`)} AS last_complete_walk_started_ms,
           coalesce(w.slices, 0)::int AS slices, coalesce(w.left, 0)::int AS slices_left, ${iso(sql`s.updated_at`)} AS updated_at

@@ -289,6 +289,8 @@ describe.runIf(available)('status and reset (CLI child process, real Postgres, s
     expect((await syncCli(['--project', A])).code).toBe(0);
     expect((await lastRun(A))?.mode).toBe('incremental');
     const before = await rowsOf(A);
+    const [incremental] = await statusJson(['--project', A]);
+    expect(incremental).toMatchObject({ last_complete_walk_kind: 'incremental', last_run_mode: 'incremental', full_walk_due: false });
 
     const reset = await runCli(['reset', '--config', config, '--project', A, '--yes'], dbEnv);
     expect(reset.code, reset.stderr).toBe(0);
@@ -296,6 +298,13 @@ describe.runIf(available)('status and reset (CLI child process, real Postgres, s
       `classify-sync: forgot walk state of ${A} (acme): 0 saved tokens, 0 seen pages, the walk history of 1 API version; 0 jobs deleted\n`,
     );
     expect(await rowsOf(A)).toEqual({ ...before, state: 0 });
+    const [forgotten] = await statusJson(['--project', A]);
+    expect(forgotten).toMatchObject({
+      last_complete_walk_at: null,
+      full_walk_due: true,
+      full_walk_due_reason: 'no full walk has completed yet',
+      jobs_stored: A_JOBS,
+    });
 
     const next = await syncCli(['--project', A]);
     expect(next.code, next.stderr).toBe(0);
