@@ -129,6 +129,14 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
         const { runReport } = await import('./commands/report.ts');
         return await runReport(flags, io);
       }
+      case 'status': {
+        const { runStatus } = await import('./commands/status.ts');
+        return await runStatus(flags, io);
+      }
+      case 'reset': {
+        const { runReset } = await import('./commands/reset.ts');
+        return await runReset(flags, io);
+      }
       case 'demo': {
         const { runDemo } = await import('./commands/demo.ts');
         return await runDemo(overridesFrom(flags), io);

@@ -105,15 +105,37 @@ export function planWalk(input: PlanInput): WalkPlan {
 }
 
 function fullWalkReason(input: PlanInput): string | undefined {
-  const { state } = input;
   if (input.forceFull) return input.fromStart ? 'backfill' : 'a full walk was asked for';
-  if (input.apiVersion === 'v1') return 'v1 cannot filter by creation time';
-  if (state.lastFullWalkMs === undefined || state.lastCompleteWalkStartedMs === undefined) return 'no full walk has completed yet';
+  return nextFullWalk(input).reason;
+}
+
+export interface NextFullWalk {
+  /** Why the next sync walks in full (rule 3 of planWalk, unforced); undefined: it is not due yet. */
+  reason: string | undefined;
+  /** When fullRefreshDays make it due: the last full walk's start plus fullRefreshDays (undefined: never completed, or v1). */
+  dueAtMs: number | undefined;
+}
+
+/** When a sync (not forced) next walks the project in full: what `status` shows, by the rule planWalk applies. */
+export function nextFullWalk(
+  input: Pick<PlanInput, 'apiVersion' | 'nowMs' | 'fullRefreshDays'> & {
+    state: Pick<WalkState, 'lastFullWalkMs' | 'lastCompleteWalkStartedMs'>;
+  },
+): NextFullWalk {
+  const { state } = input;
+  if (input.apiVersion === 'v1') return { reason: 'v1 cannot filter by creation time', dueAtMs: undefined };
+  if (state.lastFullWalkMs === undefined || state.lastCompleteWalkStartedMs === undefined) {
+    return { reason: 'no full walk has completed yet', dueAtMs: undefined };
+  }
+  const dueAtMs = state.lastFullWalkMs + input.fullRefreshDays * DAY_MS;
   const ageMs = input.nowMs - state.lastFullWalkMs;
   if (ageMs >= input.fullRefreshDays * DAY_MS) {
-    return `the last full walk started ${(ageMs / DAY_MS).toFixed(1)} days ago (fullRefreshDays ${input.fullRefreshDays})`;
+    return {
+      reason: `the last full walk started ${(ageMs / DAY_MS).toFixed(1)} days ago (fullRefreshDays ${input.fullRefreshDays})`,
+      dueAtMs,
+    };
   }
-  return undefined;
+  return { reason: undefined, dueAtMs };
 }
 
 /**

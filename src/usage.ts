@@ -48,6 +48,12 @@ export const FLAG_SPECS = {
   since: flag({ type: 'string' }, '--since <when>', 'jobs created since: 12h, 7d, 2w, or a UTC date like 2026-01-01 (default 30d)'),
   format: flag({ type: 'string' }, '--format <format>', 'table (default) | json | csv | html (one self-contained page)'),
   out: flag({ type: 'string' }, '--out <file>', 'write the report to a file instead of stdout'),
+  yes: flag({ type: 'boolean', short: 'y' }, '-y, --yes', 'reset without asking (needed when stdin is not a terminal)'),
+  'delete-data': flag(
+    { type: 'boolean' },
+    '--delete-data',
+    "also delete the project's jobs (rules, parsing settings, status changes),\nits run records, rejects and stored name",
+  ),
   help: flag({ type: 'boolean', short: 'h' }, '-h, --help', 'show this help'),
 } as const satisfies Record<string, FlagSpec>;
 
@@ -123,6 +129,34 @@ export const COMMAND_SPECS = {
     },
     notes: 'Exit codes: 0 printed or written; 1 it could not be (bad flag, no database, unknown project)',
   },
+  status: {
+    args: '[flags]',
+    summary: `where each project stands, from the database alone (no API key): API version, walks,
+            a walk in progress, the next full walk, the last run, open rejects, stored jobs`,
+    flags: ['project', 'config', 'pglite-dir', 'format'],
+    flagHelp: {
+      project: 'project to show (repeatable; default: every one configured or in the database)',
+      config: 'JSON config file: projects, names, api, fullRefreshDays (default: $CLASSIFY_SYNC_CONFIG)',
+      format: 'table (default; fits the terminal) | json (one object per project)',
+    },
+    notes:
+      'It changes nothing: no migration (a schema behind says: run classify-sync migrate), no new database.\n' +
+      'Exit codes: 0 printed; 1 it could not be (bad flag, no database, schema behind, unknown project)',
+  },
+  reset: {
+    args: '--project <id> [--yes] [--delete-data] [flags]',
+    summary: `forget a project's walk state (saved tokens, detected version, walk history): its
+            next sync is a full walk from the first page; its jobs stay unless --delete-data`,
+    flags: ['project', 'yes', 'delete-data', 'config', 'pglite-dir'],
+    flagHelp: {
+      project: 'the project to reset (required, once)',
+      config: 'JSON config file, for project names (default: $CLASSIFY_SYNC_CONFIG)',
+    },
+    notes:
+      'On a terminal it asks first (y/N); elsewhere it needs --yes. While a sync of the project runs\n' +
+      '(it holds the project lock), reset refuses.\n' +
+      'Exit codes: 0 reset; 1 not (no --yes, not confirmed, unknown project, being synced, no database)',
+  },
   demo: {
     args: '[flags]',
     summary: 'sync a bundled LlamaCloud simulator into an embedded database and print a summary',
@@ -165,8 +199,8 @@ const INDENT = 25;
 const ENVIRONMENT: readonly (readonly [string, string, readonly CommandName[]])[] = [
   ['LLAMA_CLOUD_API_KEY', 'API key (default for every project; a project may name its own apiKeyEnv)', ['sync', 'backfill', 'worker']],
   ['LLAMA_CLOUD_BASE_URL', 'API base URL (default https://api.cloud.llamaindex.ai)', ['sync', 'backfill', 'worker']],
-  ['DATABASE_URL', 'postgres://… ; unset: embedded PGlite', ['sync', 'backfill', 'migrate', 'worker', 'report']],
-  ['CLASSIFY_SYNC_CONFIG', 'config file path', ['sync', 'backfill', 'migrate', 'worker', 'report', 'demo']],
+  ['DATABASE_URL', 'postgres://… ; unset: embedded PGlite', ['sync', 'backfill', 'migrate', 'worker', 'report', 'status', 'reset']],
+  ['CLASSIFY_SYNC_CONFIG', 'config file path', ['sync', 'backfill', 'migrate', 'worker', 'report', 'status', 'reset', 'demo']],
   ['CLASSIFY_SYNC_PROJECTS', 'comma-separated project ids (replaces the configured list; --project wins)', ['sync', 'backfill', 'worker']],
   [
     'CLASSIFY_SYNC_SCHEDULE, CLASSIFY_SYNC_TIMEZONE, CLASSIFY_SYNC_METRICS_PORT, CLASSIFY_SYNC_METRICS_HOST',
@@ -259,6 +293,9 @@ ${flagLines(WORKER_FLAGS)}
 
 Report flags (with --project, --config, --pglite-dir, --log-level):
 ${flagLines(REPORT_FLAGS)}
+
+Reset flags (with --project, --config, --pglite-dir; status takes those and --format table|json):
+${flagLines(['yes', 'delete-data'])}
 
 ${environmentLines()}
 

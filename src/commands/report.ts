@@ -1,17 +1,15 @@
 // `classify-sync report`: the stored jobs' outcomes for people (table, html) and tools (json, csv).
 // Reads the database only (plus pending migrations, like every command); needs no API key.
-import { existsSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { sql } from 'drizzle-orm';
+import { writeFileSync } from 'node:fs';
 import { loadConfig } from '../config.ts';
-import { arrayLiteral, openDatabase, queryRows, type Db } from '../db/connect.ts';
-import { storedProjectNames } from '../db/projects.ts';
+import { openDatabase } from '../db/connect.ts';
+import { storedProjectNames, unknownProjects } from '../db/projects.ts';
 import { errorCode, errorMessage } from '../errors.ts';
 import { createLogger } from '../log.ts';
 import { loadReport, ReportTimeoutError } from '../report/data.ts';
 import { DEFAULT_SINCE, parseFormat, parseSince, ReportOptionError } from '../report/options.ts';
 import { renderReport } from '../report/render.ts';
-import { EXIT, type Io } from './shared.ts';
+import { databaseExists, EXIT, line, unknownProjectsMessage, type Io } from './shared.ts';
 
 export interface ReportFlags {
   project?: string[] | undefined;
@@ -45,20 +43,13 @@ export async function runReport(flags: ReportFlags, io: Io, clock: () => number 
     stderr: true,
   });
   // A report never creates a database: an embedded directory without one is a wrong --pglite-dir.
-  if (config.databaseUrl === undefined && !existsSync(join(config.pgliteDir, 'PG_VERSION'))) {
-    io.stderr.write(
-      `classify-sync: no embedded database in ${config.pgliteDir}: point --pglite-dir at the directory a sync wrote (or set DATABASE_URL)\n`,
-    );
-    return EXIT.cannotRun;
-  }
+  if (!databaseExists(config, io)) return EXIT.cannotRun;
   const database = await openDatabase(config, log);
   let text: string;
   try {
     const unknown = await unknownProjects(database.db, flags.project ?? []);
     if (unknown.length > 0) {
-      io.stderr.write(
-        `classify-sync: ${unknown.length === 1 ? 'project' : 'projects'} ${unknown.join(', ')} not in ${database.description} (no job or sync of ${unknown.length === 1 ? 'it' : 'them'}): check the id, or sync it first\n`,
-      );
+      line(io.stderr, unknownProjectsMessage(unknown, database.description));
       return EXIT.cannotRun;
     }
     const report = await loadReport(database.db, {
@@ -96,20 +87,4 @@ export async function runReport(flags: ReportFlags, io: Io, clock: () => number 
   }
   io.stderr.write(`classify-sync: ${format} report written to ${flags.out}\n`);
   return EXIT.ok;
-}
-
-/** The ids among `ids` the database knows nothing of: no stored job, no run, no walk state. */
-async function unknownProjects(db: Db, ids: readonly string[]): Promise<string[]> {
-  if (ids.length === 0) return [];
-  const unique = [...new Set(ids)];
-  const rows = await queryRows<{ id: string }>(
-    db,
-    sql`SELECT id FROM unnest(${arrayLiteral(unique)}::text[]) AS ids(id)
-      WHERE NOT EXISTS (SELECT FROM classify_jobs WHERE project_id = ids.id)
-        AND NOT EXISTS (SELECT FROM sync_run_projects WHERE project_id = ids.id)
-        AND NOT EXISTS (SELECT FROM sync_state WHERE project_id = ids.id)
-        AND NOT EXISTS (SELECT FROM sync_projects WHERE project_id = ids.id)`,
-  );
-  const missing = new Set(rows.map((r) => r.id));
-  return unique.filter((id) => missing.has(id));
 }

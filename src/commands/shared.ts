@@ -1,6 +1,9 @@
 // What every command shares: the streams it writes to, the exit codes, and how a run's result and a
 // failure are printed. The command line loads this module before any command, so it imports nothing
 // heavy: `--help` or a wrong flag must not pay for zod, pino, pg or Drizzle.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Config } from '../config.ts';
 import { errorCode, errorMessage } from '../errors.ts';
 import type { RunResult } from '../sync/run.ts';
 import { scrub } from '../scrub.ts';
@@ -18,6 +21,26 @@ export class UsageError extends Error {}
 
 export function line(stream: NodeJS.WritableStream, text: string): void {
   stream.write(`${text}\n`);
+}
+
+/**
+ * Whether the configured database can be there: false (and said on stderr) for an embedded directory
+ * without one, which is a wrong --pglite-dir. Commands that only read call it before connecting, so
+ * that they never create a database.
+ */
+export function databaseExists(config: Pick<Config, 'databaseUrl' | 'pgliteDir'>, io: Pick<Io, 'stderr'>): boolean {
+  if (config.databaseUrl !== undefined || existsSync(join(config.pgliteDir, 'PG_VERSION'))) return true;
+  line(
+    io.stderr,
+    `classify-sync: no embedded database in ${config.pgliteDir}: point --pglite-dir at the directory a sync wrote (or set DATABASE_URL)`,
+  );
+  return false;
+}
+
+/** The one line for `--project` ids the database has never seen. */
+export function unknownProjectsMessage(ids: readonly string[], database: string): string {
+  const one = ids.length === 1;
+  return `classify-sync: ${one ? 'project' : 'projects'} ${ids.join(', ')} not in ${database} (no job or sync of ${one ? 'it' : 'them'}): check the id, or sync it first`;
 }
 
 /** One line per project on stderr (or the stream given): what it did, or why it failed or was skipped. */

@@ -3,7 +3,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { SQL } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
@@ -75,6 +75,17 @@ async function reportMigrations(
   const after = await recordedMigrations(query);
   const entries = journal();
   return { applied: entries.filter((e) => after.has(e.when) && !before.has(e.when)).map((e) => e.tag), latest: entries.at(-1)?.tag };
+}
+
+/**
+ * Tags of the committed migrations `db` has not applied, oldest first (all of them on an empty
+ * database), without applying any: for commands that only read and must not change the schema.
+ */
+export async function pendingMigrations(db: Db): Promise<string[]> {
+  const recorded = await recordedMigrations((text) => queryRows<{ created_at: unknown }>(db, sql.raw(text)).then((rows) => ({ rows })));
+  return journal()
+    .filter((e) => !recorded.has(e.when))
+    .map((e) => e.tag);
 }
 
 /** Rows of a raw query, whichever driver runs it. */
