@@ -48,7 +48,7 @@ export async function runDemo(overrides: ConfigOverrides, io: Io): Promise<numbe
       // Fast retries: the simulator's faults are quick to recover from.
       retry: { ...config.retry, minDelayMs: 20, maxDelayMs: 200, maxRetryAfterMs: 300 },
     });
-    const log = createLogger({ level: demoConfig.logLevel, secrets: demoConfig.secrets });
+    const log = createLogger({ level: demoConfig.logLevel, secrets: demoConfig.secrets, format: demoConfig.logFormat });
     io.stdout.write(
       `Simulated LlamaCloud at ${simulator.url}; syncing ${projects.length} projects into embedded PGlite (${demoConfig.pgliteDir})…\n`,
     );

@@ -18,6 +18,7 @@ export interface ReportFlags {
   config?: string | undefined;
   'pglite-dir'?: string | undefined;
   'log-level'?: string | undefined;
+  'log-format'?: string | undefined;
   since?: string | undefined;
   format?: string | undefined;
   out?: string | undefined;
@@ -37,12 +38,16 @@ export async function runReport(flags: ReportFlags, io: Io, clock: () => number 
   }
 
   // Project names come from the config file; --project only narrows the report.
-  const config = loadConfig({ configFile: flags.config, pgliteDir: flags['pglite-dir'], logLevel: flags['log-level'] }, io.env);
+  const config = loadConfig(
+    { configFile: flags.config, pgliteDir: flags['pglite-dir'], logLevel: flags['log-level'], logFormat: flags['log-format'] },
+    io.env,
+  );
   // Logs go to stderr (quiet unless asked): stdout carries the report.
   const log = createLogger({
     level: flags['log-level'] === undefined ? 'warn' : config.logLevel,
     secrets: config.secrets,
     stderr: true,
+    format: config.logFormat,
   });
   // A report never creates a database: an embedded directory without one is a wrong --pglite-dir.
   if (config.databaseUrl === undefined && !existsSync(join(config.pgliteDir, 'PG_VERSION'))) {
