@@ -60,7 +60,8 @@ function fieldValue(value: unknown): string {
 
 /**
  * One JSON log line as a person reads it: `12:04:05 WARN  [p1] request failed, retrying  attempt=1 status=429`:
- * the UTC time, the level, the project, the message, then every other field as key=value in the order logged.
+ * the UTC time, the level, the project, the message, then every other field as key=value in the order logged
+ * (but null and empty lists).
  * A line that is not a JSON object is returned as it is.
  */
 export function prettyLine(json: string): string {
@@ -76,7 +77,7 @@ export function prettyLine(json: string): string {
   const level = (typeof fields.level === 'number' ? LEVEL_LABELS[fields.level] : undefined) ?? fieldValue(fields.level ?? '');
   const project = fields.projectId === undefined ? '' : `[${fieldValue(fields.projectId)}] `;
   const rest = Object.entries(fields)
-    .filter(([key, value]) => !PRETTY_OMITTED.has(key) && value !== null && value !== undefined)
+    .filter(([key, value]) => !PRETTY_OMITTED.has(key) && value !== null && !(Array.isArray(value) && value.length === 0))
     .map(([key, value]) => `${visible(key)}=${fieldValue(value)}`)
     .join(' ');
   const msg = typeof fields.msg === 'string' ? visible(fields.msg) : '';
