@@ -7,7 +7,7 @@ import { loadReport } from '../report/data.ts';
 import { renderTable } from '../report/table.ts';
 import { simProjectId, startSimulator } from '../simulator/index.ts';
 import { runSync } from '../sync/run.ts';
-import { printResult, type Io } from './shared.ts';
+import { printResult, terminalColumns, type Io } from './shared.ts';
 
 const DAY = 86_400_000;
 const DEMO_SEED = 42;
@@ -65,7 +65,7 @@ export async function runDemo(overrides: ConfigOverrides, io: Io): Promise<numbe
         database: database.description,
         timeoutMs: demoConfig.reportTimeoutMs,
       });
-      io.stdout.write(`\n${renderTable(report, { short: true })}`);
+      io.stdout.write(`\n${renderTable(report, { short: true, width: terminalColumns(io.stdout) })}`);
       io.stdout.write(
         `\nThe whole report: npx classify-sync report --pglite-dir ${demoConfig.pgliteDir} (add --format html --out report.html for a page with charts)\n`,
       );

@@ -11,7 +11,7 @@ import { createLogger } from '../log.ts';
 import { loadReport, ReportTimeoutError } from '../report/data.ts';
 import { DEFAULT_SINCE, parseFormat, parseSince, ReportOptionError } from '../report/options.ts';
 import { renderReport } from '../report/render.ts';
-import { EXIT, type Io } from './shared.ts';
+import { EXIT, terminalColumns, type Io } from './shared.ts';
 
 export interface ReportFlags {
   project?: string[] | undefined;
@@ -78,7 +78,8 @@ export async function runReport(flags: ReportFlags, io: Io, clock: () => number 
       database: database.description,
       timeoutMs: config.reportTimeoutMs,
     });
-    text = renderReport(report, format);
+    // A report written to a file has no terminal to fit: DEFAULT_WIDTH.
+    text = renderReport(report, format, { width: flags.out === undefined ? terminalColumns(io.stdout) : undefined });
   } catch (error) {
     if (!(error instanceof ReportTimeoutError)) throw error;
     io.stderr.write(`classify-sync: ${error.message}\n`);
