@@ -26,8 +26,7 @@ const REDACT_PATHS = [
 export { scrub };
 
 /** json: one JSON object a line; pretty: one readable line; auto: pretty on a terminal, else json. */
-export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
-export type LogFormat = (typeof LOG_FORMATS)[number];
+export type LogFormat = 'auto' | 'json' | 'pretty';
 
 /** A stream lines are written to; `isTTY` decides the format `auto` picks. */
 export type LogDestination = DestinationStream & { isTTY?: boolean | undefined };
@@ -98,7 +97,7 @@ function prettyStream(destination: LogDestination): LogDestination {
 }
 
 /** Whether `format` means pretty lines on `destination` (or the file descriptor `fd` when none is given). */
-export function isPretty(format: LogFormat, destination: LogDestination | undefined, fd: number): boolean {
+function isPretty(format: LogFormat, destination: LogDestination | undefined, fd: number): boolean {
   if (format !== 'auto') return format === 'pretty';
   return destination === undefined ? isatty(fd) : destination.isTTY === true;
 }
