@@ -48,6 +48,7 @@ function overridesFrom(flags: Flags): ConfigOverrides {
     allowMassDelete: flags['allow-mass-delete'],
     pgliteDir: flags['pglite-dir'],
     logLevel: flags['log-level'],
+    logFormat: flags['log-format'],
     schedule: flags.schedule,
     timezone: flags.timezone,
     metricsPort: integerFlag(flags, 'metrics-port'),

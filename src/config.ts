@@ -117,6 +117,8 @@ export const fileSchema = z.strictObject({
   fullRefreshDays: z.number().min(0).max(366).default(7),
   pgliteDir: z.string().min(1).default(DEFAULT_PGLITE_DIR),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** auto: readable lines on a terminal, JSON lines elsewhere (a container, a pipe, a file); json or pretty: always. */
+  logFormat: z.enum(['auto', 'json', 'pretty']).default('auto'),
   /** Budget of the reporting views' refresh at the end of a run; past it the run keeps the old views and a warning. */
   viewRefreshTimeoutMs: z
     .number()
@@ -199,6 +201,7 @@ export interface ConfigOverrides {
   databaseUrl?: string | undefined;
   pgliteDir?: string | undefined;
   logLevel?: string | undefined;
+  logFormat?: string | undefined;
   schedule?: string | undefined;
   timezone?: string | undefined;
   metricsPort?: number | undefined;
@@ -213,6 +216,7 @@ const ENV_OF: Readonly<Record<string, string>> = {
   timezone: 'CLASSIFY_SYNC_TIMEZONE',
   metricsPort: 'CLASSIFY_SYNC_METRICS_PORT',
   metricsHost: 'CLASSIFY_SYNC_METRICS_HOST',
+  logFormat: 'CLASSIFY_SYNC_LOG_FORMAT',
 };
 
 /** The keys an object of the config file may have, by where it sits. */
@@ -413,6 +417,7 @@ export function loadConfig(overrides: ConfigOverrides, env: Env): Config {
       metricsPort: /^\d+$/.test(env.CLASSIFY_SYNC_METRICS_PORT) ? Number(env.CLASSIFY_SYNC_METRICS_PORT) : env.CLASSIFY_SYNC_METRICS_PORT,
     }),
     ...(env.CLASSIFY_SYNC_METRICS_HOST && { metricsHost: env.CLASSIFY_SYNC_METRICS_HOST }),
+    ...(env.CLASSIFY_SYNC_LOG_FORMAT && { logFormat: env.CLASSIFY_SYNC_LOG_FORMAT }),
   };
   const fromEnv = fileSchema.safeParse({ ...file, ...envLayer });
   if (!fromEnv.success)
@@ -429,6 +434,7 @@ export function loadConfig(overrides: ConfigOverrides, env: Env): Config {
     ...(overrides.slices !== undefined && { slices: overrides.slices }),
     ...(overrides.pgliteDir !== undefined && { pgliteDir: overrides.pgliteDir }),
     ...(overrides.logLevel !== undefined && { logLevel: overrides.logLevel }),
+    ...(overrides.logFormat !== undefined && { logFormat: overrides.logFormat }),
     ...(overrides.schedule !== undefined && { schedule: overrides.schedule }),
     ...(overrides.timezone !== undefined && { timezone: overrides.timezone }),
     ...(overrides.metricsPort !== undefined && { metricsPort: overrides.metricsPort }),

@@ -36,6 +36,11 @@ export const FLAG_SPECS = {
   ),
   'pglite-dir': flag({ type: 'string' }, '--pglite-dir <dir>', 'embedded database directory without DATABASE_URL (default ./data/pglite)'),
   'log-level': flag({ type: 'string' }, '--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (default info)'),
+  'log-format': flag(
+    { type: 'string' },
+    '--log-format <format>',
+    'auto (default: readable lines on a terminal, else JSON) | json | pretty',
+  ),
   schedule: flag({ type: 'string' }, "--schedule '<cron>'", "when to sync: 5 fields, or 6 with seconds first (default '0 2 * * *')"),
   timezone: flag({ type: 'string' }, '--timezone <zone>', 'IANA time zone of the schedule (default UTC)'),
   'run-now': flag({ type: 'boolean' }, '--run-now', 'also sync once at start (else only when a project missed its last slot)'),
@@ -82,6 +87,7 @@ const SYNC_FLAGS = [
   'allow-mass-delete',
   'pglite-dir',
   'log-level',
+  'log-format',
 ] as const satisfies readonly FlagName[];
 
 const WORKER_FLAGS = ['schedule', 'timezone', 'run-now', 'metrics-port', 'metrics-host'] as const satisfies readonly FlagName[];
@@ -110,7 +116,7 @@ export const COMMAND_SPECS = {
   migrate: {
     args: '[flags]',
     summary: 'apply pending database migrations and list them (or say the schema is current)',
-    flags: ['config', 'pglite-dir', 'log-level'],
+    flags: ['config', 'pglite-dir', 'log-level', 'log-format'],
     notes: 'Exit codes: 0 the schema is current; 1 the database is unreachable or a migration failed',
   },
   worker: {
@@ -122,7 +128,7 @@ export const COMMAND_SPECS = {
   report: {
     args: '[flags]',
     summary: 'job outcomes per project, daily trend, top errors, rule types and freshness',
-    flags: ['project', 'config', 'pglite-dir', 'log-level', ...REPORT_FLAGS],
+    flags: ['project', 'config', 'pglite-dir', 'log-level', 'log-format', ...REPORT_FLAGS],
     flagHelp: {
       project: 'project to report on (repeatable; default every project the database knows)',
       config: 'JSON config file, for project names (default: $CLASSIFY_SYNC_CONFIG)',
@@ -160,7 +166,7 @@ export const COMMAND_SPECS = {
   demo: {
     args: '[flags]',
     summary: 'sync a bundled LlamaCloud simulator into an embedded database and print a summary',
-    flags: ['api', 'page-size', 'concurrency', 'slices', 'pglite-dir', 'log-level'],
+    flags: ['api', 'page-size', 'concurrency', 'slices', 'pglite-dir', 'log-level', 'log-format'],
     flagHelp: { 'pglite-dir': 'embedded database directory (default ./data/demo; DATABASE_URL is never used)' },
   },
   simulator: {
@@ -202,6 +208,11 @@ const ENVIRONMENT: readonly (readonly [string, string, readonly CommandName[]])[
   ['DATABASE_URL', 'postgres://… ; unset: embedded PGlite', ['sync', 'backfill', 'migrate', 'worker', 'report', 'status', 'reset']],
   ['CLASSIFY_SYNC_CONFIG', 'config file path', ['sync', 'backfill', 'migrate', 'worker', 'report', 'status', 'reset', 'demo']],
   ['CLASSIFY_SYNC_PROJECTS', 'comma-separated project ids (replaces the configured list; --project wins)', ['sync', 'backfill', 'worker']],
+  [
+    'CLASSIFY_SYNC_LOG_FORMAT',
+    'log lines: auto, json or pretty, as --log-format (the flag wins)',
+    ['sync', 'backfill', 'migrate', 'worker', 'report'],
+  ],
   [
     'CLASSIFY_SYNC_SCHEDULE, CLASSIFY_SYNC_TIMEZONE, CLASSIFY_SYNC_METRICS_PORT, CLASSIFY_SYNC_METRICS_HOST',
     'worker settings (flags win)',
@@ -291,7 +302,7 @@ ${flagLines(['help'])}
 Worker flags:
 ${flagLines(WORKER_FLAGS)}
 
-Report flags (with --project, --config, --pglite-dir, --log-level):
+Report flags (with --project, --config, --pglite-dir, --log-level, --log-format):
 ${flagLines(REPORT_FLAGS)}
 
 Reset flags (with --project, --config, --pglite-dir; status takes those and --format table|json):

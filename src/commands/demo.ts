@@ -7,7 +7,7 @@ import { loadReport } from '../report/data.ts';
 import { renderTable } from '../report/table.ts';
 import { simProjectId, startSimulator } from '../simulator/index.ts';
 import { runSync } from '../sync/run.ts';
-import { printResult, type Io } from './shared.ts';
+import { printResult, terminalColumns, type Io } from './shared.ts';
 
 const DAY = 86_400_000;
 const DEMO_SEED = 42;
@@ -48,7 +48,7 @@ export async function runDemo(overrides: ConfigOverrides, io: Io): Promise<numbe
       // Fast retries: the simulator's faults are quick to recover from.
       retry: { ...config.retry, minDelayMs: 20, maxDelayMs: 200, maxRetryAfterMs: 300 },
     });
-    const log = createLogger({ level: demoConfig.logLevel, secrets: demoConfig.secrets });
+    const log = createLogger({ level: demoConfig.logLevel, secrets: demoConfig.secrets, format: demoConfig.logFormat });
     io.stdout.write(
       `Simulated LlamaCloud at ${simulator.url}; syncing ${projects.length} projects into embedded PGlite (${demoConfig.pgliteDir})…\n`,
     );
@@ -65,7 +65,7 @@ export async function runDemo(overrides: ConfigOverrides, io: Io): Promise<numbe
         database: database.description,
         timeoutMs: demoConfig.reportTimeoutMs,
       });
-      io.stdout.write(`\n${renderTable(report, { short: true })}`);
+      io.stdout.write(`\n${renderTable(report, { short: true, width: terminalColumns(io.stdout) })}`);
       io.stdout.write(
         `\nThe whole report: npx classify-sync report --pglite-dir ${demoConfig.pgliteDir} (add --format html --out report.html for a page with charts)\n`,
       );

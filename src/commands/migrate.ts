@@ -7,7 +7,7 @@ import { EXIT, line, type Io } from './shared.ts';
 
 export async function runMigrate(overrides: ConfigOverrides, io: Io): Promise<number> {
   const config = loadConfig(overrides, io.env);
-  const log = createLogger({ level: config.logLevel, secrets: config.secrets });
+  const log = createLogger({ level: config.logLevel, secrets: config.secrets, format: config.logFormat });
   const database = await openDatabase(config, log);
   await database.close();
   const { applied, latest } = database.migrations;

@@ -9,13 +9,14 @@ import { createLogger } from '../log.ts';
 import { loadReport, ReportTimeoutError } from '../report/data.ts';
 import { DEFAULT_SINCE, parseFormat, parseSince, ReportOptionError } from '../report/options.ts';
 import { renderReport } from '../report/render.ts';
-import { databaseExists, EXIT, line, unknownProjectsMessage, type Io } from './shared.ts';
+import { databaseExists, EXIT, line, terminalColumns, unknownProjectsMessage, type Io } from './shared.ts';
 
 export interface ReportFlags {
   project?: string[] | undefined;
   config?: string | undefined;
   'pglite-dir'?: string | undefined;
   'log-level'?: string | undefined;
+  'log-format'?: string | undefined;
   since?: string | undefined;
   format?: string | undefined;
   out?: string | undefined;
@@ -35,12 +36,16 @@ export async function runReport(flags: ReportFlags, io: Io, clock: () => number 
   }
 
   // Project names come from the config file; --project only narrows the report.
-  const config = loadConfig({ configFile: flags.config, pgliteDir: flags['pglite-dir'], logLevel: flags['log-level'] }, io.env);
+  const config = loadConfig(
+    { configFile: flags.config, pgliteDir: flags['pglite-dir'], logLevel: flags['log-level'], logFormat: flags['log-format'] },
+    io.env,
+  );
   // Logs go to stderr (quiet unless asked): stdout carries the report.
   const log = createLogger({
     level: flags['log-level'] === undefined ? 'warn' : config.logLevel,
     secrets: config.secrets,
     stderr: true,
+    format: config.logFormat,
   });
   // A report never creates a database: an embedded directory without one is a wrong --pglite-dir.
   if (!databaseExists(config, io)) return EXIT.cannotRun;
@@ -64,7 +69,8 @@ export async function runReport(flags: ReportFlags, io: Io, clock: () => number 
       database: database.description,
       timeoutMs: config.reportTimeoutMs,
     });
-    text = renderReport(report, format);
+    // A report written to a file has no terminal to fit: DEFAULT_WIDTH.
+    text = renderReport(report, format, { width: flags.out === undefined ? terminalColumns(io.stdout) : undefined });
   } catch (error) {
     if (!(error instanceof ReportTimeoutError)) throw error;
     io.stderr.write(`classify-sync: ${error.message}\n`);

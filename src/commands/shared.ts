@@ -12,12 +12,18 @@ export const EXIT = { ok: 0, cannotRun: 1, someFailed: 2 } as const;
 
 export interface Io {
   env: Readonly<Record<string, string | undefined>>;
-  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  /** `columns`: a terminal's width (what `report` fits its tables to). */
+  stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
 }
 
 /** Thrown for a wrong command line; exits 1 with the message and a pointer to --help. */
 export class UsageError extends Error {}
+
+/** The width of the terminal `stream` is, or undefined when it is none or does not say (a file, a pipe). */
+export function terminalColumns(stream: Io['stdout']): number | undefined {
+  return stream.isTTY && stream.columns ? stream.columns : undefined;
+}
 
 export function line(stream: NodeJS.WritableStream, text: string): void {
   stream.write(`${text}\n`);

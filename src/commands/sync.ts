@@ -3,7 +3,7 @@ import { assertRunnable, loadConfig, type ConfigOverrides } from '../config.ts';
 import { openDatabase } from '../db/connect.ts';
 import { createLogger } from '../log.ts';
 import { runSync, type Trigger } from '../sync/run.ts';
-import { logProgress, ttyProgress, type ProgressReporter } from './progress.ts';
+import { progressReporter, progressTerminal } from './progress.ts';
 import { exitCodeOf, printResult, type Io } from './shared.ts';
 
 export interface SyncCommandOptions {
@@ -21,21 +21,16 @@ export async function runSyncCommand(
 ): Promise<number> {
   const config = loadConfig(overrides, io.env);
   assertRunnable(config);
-  const log = createLogger({ level: config.logLevel, secrets: config.secrets });
+  // On a terminal, progress is drawn below the log lines; the logger writes through it (progress.ts).
+  const terminal = progressTerminal(io);
+  const log = createLogger({ level: config.logLevel, secrets: config.secrets, format: config.logFormat, destination: terminal?.logs });
   const database = await openDatabase(config, log);
   const controller = new AbortController();
   const stop = () => controller.abort(new Error('stopped by signal'));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  let reporter: ProgressReporter | undefined;
-  if (command === 'backfill') {
-    reporter = io.stderr.isTTY
-      ? ttyProgress(
-          io.stderr as NodeJS.WriteStream,
-          config.projects.map((p) => p.id),
-        )
-      : logProgress(log);
-  }
+  // backfill: from the first page; sync: once a walk has run LONG_WALK_MS.
+  const reporter = progressReporter(command === 'backfill' ? 'always' : 'long', terminal?.block, config.projects, log);
   try {
     const result = await runSync({
       config,
@@ -45,9 +40,9 @@ export async function runSyncCommand(
       fromStart: command === 'backfill' && !options.resume,
       full: command === 'backfill' || options.full,
       signal: controller.signal,
-      onProgress: reporter ? (p) => reporter.update(p) : undefined,
+      onProgress: (p) => reporter.update(p),
     });
-    reporter?.done();
+    reporter.done();
     printResult(result, io);
     return exitCodeOf(result);
   } finally {

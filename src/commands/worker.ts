@@ -38,7 +38,7 @@ export async function runWorkerCommand(overrides: ConfigOverrides, options: Work
   const config = loadConfig(overrides, io.env);
   assertRunnable(config);
   const exit = options.exit ?? ((code: number) => process.exit(code));
-  const log = createLogger({ level: config.logLevel, secrets: config.secrets });
+  const log = createLogger({ level: config.logLevel, secrets: config.secrets, format: config.logFormat });
   // While it starts (connecting and migrating may wait on another replica's migration lock) the worker
   // has no run to finish: a stop request exits at once (a migration in flight is one transaction, rolled
   // back). Without a handler, PID 1 of a container ignores SIGTERM and the stop waits for SIGKILL.

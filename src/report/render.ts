@@ -3,12 +3,13 @@ import { renderCsv } from './csv.ts';
 import type { Report } from './data.ts';
 import { renderHtml } from './html.ts';
 import type { ReportFormat } from './options.ts';
-import { renderTable } from './table.ts';
+import { renderTable, type TableOptions } from './table.ts';
 
-export function renderReport(report: Report, format: ReportFormat): string {
+/** `table.width`: the table format's width (the others have none). */
+export function renderReport(report: Report, format: ReportFormat, table: Pick<TableOptions, 'width'> = {}): string {
   switch (format) {
     case 'table':
-      return renderTable(report);
+      return renderTable(report, table);
     case 'json':
       return `${JSON.stringify(report, null, 2)}\n`;
     case 'csv':

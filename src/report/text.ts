@@ -51,6 +51,55 @@ export function truncate(text: string, width: number): string {
   return chars.length <= width ? text : `${chars.slice(0, Math.max(0, width - 1)).join('')}…`;
 }
 
+/** Characters a terminal shows for `text` (every character the report prints is one column wide). */
+export function widthOf(text: string): number {
+  return [...text].length;
+}
+
+/**
+ * `text` in lines of at most `width` characters, broken between words (a word longer than a line is cut);
+ * continuation lines keep the first line's indentation.
+ */
+export function wrap(text: string, width: number): string[] {
+  if (widthOf(text) <= width) return [text];
+  const indent = /^ */.exec(text)?.[0] ?? '';
+  const room = Math.max(1, width - indent.length);
+  const lines: string[] = [];
+  let current = '';
+  for (const word of text.slice(indent.length).split(/ +/)) {
+    let rest = word;
+    while (widthOf(rest) > room) {
+      if (current) lines.push(current);
+      current = '';
+      lines.push([...rest].slice(0, room).join(''));
+      rest = [...rest].slice(room).join('');
+    }
+    if (!current) current = rest;
+    else if (widthOf(current) + 1 + widthOf(rest) <= room) current += ` ${rest}`;
+    else {
+      lines.push(current);
+      current = rest;
+    }
+  }
+  if (current) lines.push(current);
+  return lines.map((l) => indent + l);
+}
+
+/** Runs of consecutive days: those with jobs one by one, those without as one span. */
+export type DaySpan<T> = { day: T } | { empty: { first: string; last: string; days: number } };
+
+/** Groups the days without jobs of a series into spans (a run of empty days reads as one line, not a row of zeros each). */
+export function emptyDaysSpanned<T extends { day: string; jobs: number }>(series: readonly T[]): DaySpan<T>[] {
+  const spans: DaySpan<T>[] = [];
+  for (const day of series) {
+    const last = spans.at(-1);
+    if (day.jobs > 0) spans.push({ day });
+    else if (last && 'empty' in last) last.empty = { first: last.empty.first, last: day.day, days: last.empty.days + 1 };
+    else spans.push({ empty: { first: day.day, last: day.day, days: 1 } });
+  }
+  return spans;
+}
+
 /** Every UTC day of the window, oldest first, as YYYY-MM-DD. */
 export function windowDays(report: Pick<Report, 'since' | 'until'>): string[] {
   const first = Math.floor(Date.parse(report.since) / DAY_MS);

@@ -25,9 +25,15 @@ import type { SyncStore } from './store.ts';
 
 export interface Progress {
   projectId: string;
+  /** Pages of the walk stored so far, a resumed walk's earlier runs' included. */
   pages: number;
+  /** Of them, the pages earlier runs stored before this one resumed the walk (0: not resumed). */
+  resumedPages: number;
+  /** Jobs the walk saw so far: this run's, plus an estimate of the earlier runs' (their pages × pageSize). */
   jobs: number;
+  jobsThisRun: number;
   totalSize: number | undefined;
+  /** Since this run started the project. */
   elapsedMs: number;
 }
 
@@ -343,6 +349,8 @@ export async function syncProject(ctx: ProjectContext, project: ProjectConfig): 
       await store.beginWalk(project.id, apiVersion, { kind: plan.kind, filter: plan.filter ?? null, at: isoNow() });
     await store.startProject({ runId, projectId: project.id, apiVersion, mode: plan.mode });
     plog.info({ apiVersion, mode: plan.mode, kind: plan.kind, pagesBefore: plan.pagesBefore }, `walk planned: ${plan.reason}`);
+    /** Pages earlier runs stored of the walk this one resumes, for its progress. */
+    let resumedPages = plan.pagesBefore;
 
     /** Walks one list (the project, or the part of it `spec.filter` selects), storing page by page; false when stopped. */
     const walk = async (spec: WalkSpec): Promise<boolean> => {
@@ -407,7 +415,15 @@ export async function syncProject(ctx: ProjectContext, project: ProjectConfig): 
         result.unchanged += counts.unchanged;
         result.rejects += counts.rejects;
         plog.debug({ page: page.number, slice: spec.slice, items: page.items.length, ...counts }, 'page stored');
-        ctx.onProgress?.({ projectId: project.id, pages: result.pages, jobs: result.jobsSeen, totalSize, elapsedMs: now() - started });
+        ctx.onProgress?.({
+          projectId: project.id,
+          pages: resumedPages + result.pages,
+          resumedPages,
+          jobs: resumedPages * config.pageSize + result.jobsSeen,
+          jobsThisRun: result.jobsSeen,
+          totalSize,
+          elapsedMs: now() - started,
+        });
       }
       return true;
     };
@@ -489,6 +505,7 @@ export async function syncProject(ctx: ProjectContext, project: ProjectConfig): 
             plog.warn({ detail: error.detail }, 'the API refused the saved page token; walking from the first page');
             resumeToken = undefined;
             pagesBefore = 0;
+            resumedPages = 0;
             result.mode = plan.kind;
             await store.beginWalk(project.id, apiVersion, { kind: plan.kind, filter: plan.filter ?? null, at: isoNow() });
             continue;

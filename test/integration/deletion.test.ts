@@ -57,7 +57,7 @@ describe('deletion safety (real Postgres)', () => {
     const cancelled = await sync(config, tdb(), {
       signal: controller.signal,
       onProgress: (p) => {
-        if (p.pages === 2) controller.abort();
+        if (p.pages - p.resumedPages === 2) controller.abort();
       },
     });
     expect(cancelled.projects[0]).toMatchObject({ status: 'cancelled', mode: 'resume', pages: 2, deleted: 0 });

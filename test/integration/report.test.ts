@@ -218,6 +218,28 @@ describe('report formats', () => {
     expect(stdout).toContain('?[<n>mred?[<n>m, done'); // ESC shown as '?', digits as <n>
   });
 
+  it.each([
+    [60, true, 60],
+    [160, true, 160],
+    [60, false, 100],
+  ])(
+    'table on a stdout %i columns wide (a terminal: %s) fits %i columns, trend and essential columns kept',
+    async (columns, isTTY, width) => {
+      const { io, out } = captureIo(env);
+      Object.assign(io.stdout, { isTTY, columns });
+      expect(await runReport({ config: configFile, since: SINCE_14D }, io, () => NOW)).toBe(EXIT.ok);
+      const lines = out().split('\n');
+      expect(lines.filter((l) => [...l].length > width)).toEqual([]);
+      expect(lines.some((l) => [...l].length > width - 10)).toBe(true);
+      const acme = expectedTotals(createdSince(facts(), Date.parse(SINCE_14D))).find((t) => t.project_id === A);
+      const rate = `${((acme?.failure_rate ?? 0) * 100).toFixed(1)}%`;
+      expect(out()).toMatch(
+        new RegExp(`^acme +${acme?.jobs} +${acme?.succeeded} +${acme?.failed} .* ${rate.replace('.', '\\.')}( |$)`, 'm'),
+      );
+      expect(out()).toMatch(/^\d{4}-\d\d-\d\d( … \d{4}-\d\d-\d\d)? {2}no jobs|^day +jobs /m);
+    },
+  );
+
   it('csv: one file with a section column; the same numbers as json; quoting and formula guard', async () => {
     const report = await jsonReport(['--since', SINCE_14D, '--config', configFile]);
     const { code, stdout } = await runCliInProcess(['report', '--format', 'csv', '--since', SINCE_14D, '--config', configFile], env);

@@ -87,9 +87,17 @@ describe('secrets never leave the process (CLI, real Postgres)', () => {
     const env = { LLAMA_CLOUD_API_KEY: KEY, KEY_OF_WRONG: WRONG_KEY, LLAMA_CLOUD_BASE_URL: proxyUrl, DATABASE_URL: url.toString() };
     const run = await runCli(['sync', '--config', config, '--api', 'v1', '--log-level', 'trace'], env);
     const migrate = await runCli(['migrate', '--log-level', 'trace'], env);
+    // Counted before the next run quarantines the same item again.
+    const [rejects] = await queryRows<{ n: number }>(tdb.database.db, sql`SELECT count(*)::int AS n FROM sync_rejects`);
+    // The readable log lines of a terminal are scrubbed as the JSON ones are.
+    const pretty = await runCli(['sync', '--config', config, '--api', 'v1', '--log-level', 'trace', '--log-format', 'pretty'], env);
     const tables = await dumpAllTables(tdb.url as string);
 
-    const outputs = { stdout: run.stdout + migrate.stdout, stderr: run.stderr + migrate.stderr, tables };
+    const outputs = {
+      stdout: run.stdout + migrate.stdout + pretty.stdout,
+      stderr: run.stderr + migrate.stderr + pretty.stderr,
+      tables,
+    };
     const leaks = Object.entries(outputs).flatMap(([where, text]) =>
       [KEY, WRONG_KEY, DB_PASSWORD].filter((secret) => text.includes(secret)).map((secret) => `${secret.slice(0, 8)}… in ${where}`),
     );
@@ -111,10 +119,16 @@ describe('secrets never leave the process (CLI, real Postgres)', () => {
     expect(run.stderr).toContain(`project ${ECHO} failed: HTTP 400 request refused; Authorization: Bearer ***`);
     expect(run.stdout).toMatch(/"err":"HTTP 503 request refused; Authorization: Bearer \*\*\*".*"msg":"request failed, retrying"/);
     expect(migrate.stderr).toContain('classify-sync: postgres://postgres:***@');
+    expect(pretty.stdout).toMatch(
+      new RegExp(
+        `^\\d\\d:\\d\\d:\\d\\d ERROR \\[${FORBIDDEN}\\] project failed: HTTP 403 request refused; Authorization: Bearer \\*\\*\\*`,
+        'm',
+      ),
+    );
+    expect(pretty.stdout).not.toContain('{"level"');
     expect(tables).toContain('Authorization: Bearer ***');
-    const [rejects] = await queryRows<{ n: number }>(tdb.database.db, sql`SELECT count(*)::int AS n FROM sync_rejects`);
     expect(rejects?.n).toBe(1);
-  }, 180_000); // two CLI processes
+  }, 240_000); // three CLI processes
 });
 
 /** Stdout, stderr and table text that hold any of `secrets`, as "llx-FAKE… in stderr" (never the whole secret). */

@@ -43,6 +43,15 @@ describe('loadConfig', () => {
     expect(config.secrets).toContain('pw-secret');
   });
 
+  it('logFormat: auto by default; the file, then CLASSIFY_SYNC_LOG_FORMAT, then --log-format', () => {
+    expect(loadConfig({}, {}).logFormat).toBe('auto');
+    const path = file({ logFormat: 'pretty' });
+    expect(loadConfig({ configFile: path }, {}).logFormat).toBe('pretty');
+    expect(loadConfig({ configFile: path }, { CLASSIFY_SYNC_LOG_FORMAT: 'json' }).logFormat).toBe('json');
+    expect(loadConfig({ configFile: path, logFormat: 'auto' }, { CLASSIFY_SYNC_LOG_FORMAT: 'json' }).logFormat).toBe('auto');
+    expect(() => loadConfig({ configFile: file({ logFormat: 'text' }) }, {})).toThrow(/logFormat: .*"auto"\|"json"\|"pretty"/);
+  });
+
   it('reads the file named by CLASSIFY_SYNC_CONFIG', () => {
     const config = loadConfig({}, { CLASSIFY_SYNC_CONFIG: file({ projects: [{ id: 'from-env-file' }] }) });
     expect(config.projects[0]?.id).toBe('from-env-file');
