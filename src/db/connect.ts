@@ -1,6 +1,6 @@
 // DATABASE_URL → a node-postgres pool; unset → embedded PGlite. Both give the same Drizzle type and
 // run the same committed migrations.
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SQL } from 'drizzle-orm';
@@ -27,6 +27,8 @@ export interface Database {
   readonly description: string;
   /** Applies pending migrations; concurrent callers are serialized by an advisory lock. Returns the ones it applied. */
   migrate(): Promise<MigrationReport>;
+  /** Tags of the migrations the database lacks, oldest first (all of them before its first migrate). */
+  pendingMigrations(): Promise<string[]>;
   /**
    * Runs `fn` while holding a session-level advisory lock on a dedicated connection, so the lock is
    * freed by Postgres if this process dies. Returns `{ acquired: false }` without running `fn` when
@@ -64,6 +66,14 @@ async function recordedMigrations(query: (text: string) => Promise<{ rows: { cre
   }
 }
 
+/** Tags of the committed migrations the database has not recorded. */
+async function pendingMigrations(query: (text: string) => Promise<{ rows: { created_at: unknown }[] }>): Promise<string[]> {
+  const recorded = await recordedMigrations(query);
+  return journal()
+    .filter((e) => !recorded.has(e.when))
+    .map((e) => e.tag);
+}
+
 /** Runs `apply` and says which migrations it applied. */
 async function reportMigrations(
   query: (text: string) => Promise<{ rows: { created_at: unknown }[] }>,
@@ -98,10 +108,27 @@ export interface ConnectOptions {
   maxConnections?: number | undefined;
   /** How its sessions are named in pg_stat_activity (default classify-sync). */
   applicationName?: string | undefined;
+  /**
+   * Every session read-only (default_transaction_read_only): a statement that would write fails with
+   * SQLSTATE 25006 instead. Advisory locks still work. An embedded directory without a database is
+   * refused instead of created.
+   */
+  readOnly?: boolean | undefined;
 }
 
-/** Opens the configured database and applies pending migrations: what every command starts with. */
-export async function openDatabase(config: Config, log: Logger): Promise<Database & { migrations: MigrationReport }> {
+/** Sessions whose every transaction is read-only (https://www.postgresql.org/docs/current/runtime-config-client.html). */
+const READ_ONLY_SETTING = ['-c', 'default_transaction_read_only=on'] as const;
+
+/**
+ * Opens the configured database and applies pending migrations: what every command starts with.
+ * `readOnly` (a dry run) opens read-only sessions and applies nothing: a database with pending
+ * migrations is refused, with what to run.
+ */
+export async function openDatabase(
+  config: Config,
+  log: Logger,
+  options: { readOnly?: boolean } = {},
+): Promise<Database & { migrations: MigrationReport }> {
   // Per project in parallel: one connection holding its advisory lock; for the page transactions one
   // per project, or per slice of a sliced walk (as many as requests may be in flight); plus the run's
   // own lock and a few for run bookkeeping and /healthz.
@@ -109,8 +136,20 @@ export async function openDatabase(config: Config, log: Logger): Promise<Databas
     databaseUrl: config.databaseUrl,
     pgliteDir: config.pgliteDir,
     maxConnections: config.concurrency + Math.max(config.concurrency, config.maxInFlight) + 3,
+    readOnly: options.readOnly,
   });
-  log.info({ database: database.description, kind: database.kind }, 'database connected');
+  log.info({ database: database.description, kind: database.kind, readOnly: Boolean(options.readOnly) }, 'database connected');
+  if (options.readOnly) {
+    const pending = await database.pendingMigrations();
+    if (pending.length > 0) {
+      await database.close();
+      throw new DatabaseError(
+        `${database.description} has ${pending.length} pending migration${pending.length === 1 ? '' : 's'} (${pending.join(', ')}) ` +
+          'and a dry run applies none: run classify-sync migrate first',
+      );
+    }
+    return Object.assign(database, { migrations: { applied: [], latest: journal().at(-1)?.tag } });
+  }
   const migrations = await database.migrate();
   if (migrations.applied.length > 0) log.info({ applied: migrations.applied }, 'migrations applied');
   return Object.assign(database, { migrations });
@@ -118,13 +157,18 @@ export async function openDatabase(config: Config, log: Logger): Promise<Databas
 
 export async function connect(options: ConnectOptions): Promise<Database> {
   return options.databaseUrl
-    ? connectPostgres(options.databaseUrl, options.maxConnections ?? 10, options.applicationName ?? 'classify-sync')
-    : connectPglite(options.pgliteDir);
+    ? connectPostgres(options.databaseUrl, options.maxConnections ?? 10, options.applicationName ?? 'classify-sync', options.readOnly)
+    : connectPglite(options.pgliteDir, options.readOnly);
 }
 
-async function connectPostgres(url: string, max: number, applicationName: string): Promise<Database> {
+async function connectPostgres(url: string, max: number, applicationName: string, readOnly = false): Promise<Database> {
   const description = redactUrl(url);
-  const pool = new pg.Pool({ connectionString: url, max, application_name: applicationName });
+  const pool = new pg.Pool({
+    connectionString: url,
+    max,
+    application_name: applicationName,
+    ...(readOnly && { options: READ_ONLY_SETTING.join(' ') }),
+  });
   // An idle client dropped by the server must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
   // Nor a checked-out one: pg-pool listens only while a client is idle, and a connection killed inside a
@@ -178,6 +222,7 @@ async function connectPostgres(url: string, max: number, applicationName: string
     kind: 'postgres',
     description,
     tryWithLock,
+    pendingMigrations: () => pendingMigrations((text) => pool.query(text)),
     async migrate() {
       const client = await pool.connect();
       try {
@@ -198,7 +243,7 @@ async function connectPostgres(url: string, max: number, applicationName: string
   };
 }
 
-async function connectPglite(dir: string): Promise<Database> {
+async function connectPglite(dir: string, readOnly = false): Promise<Database> {
   // Loaded only when used: the WASM build is large and Postgres users never need it.
   const [{ PGlite }, { drizzle }, { migrate }] = await Promise.all([
     import('@electric-sql/pglite'),
@@ -206,7 +251,12 @@ async function connectPglite(dir: string): Promise<Database> {
     import('drizzle-orm/pglite/migrator'),
   ]);
   let client: InstanceType<typeof PGlite>;
-  const startParams = pgliteStartParams(PGlite.defaultStartParams);
+  const startParams = [...pgliteStartParams(PGlite.defaultStartParams), ...(readOnly ? READ_ONLY_SETTING : [])];
+  if (readOnly && !dir.startsWith('memory://') && !existsSync(join(dir, 'PG_VERSION'))) {
+    throw new DatabaseError(
+      `no embedded database in ${dir}, and a read-only run creates none: point --pglite-dir at the directory a sync wrote (or set DATABASE_URL)`,
+    );
+  }
   try {
     if (!dir.startsWith('memory://')) mkdirSync(dir, { recursive: true });
     await createPgliteDir(dir, startParams);
@@ -241,6 +291,7 @@ async function connectPglite(dir: string): Promise<Database> {
         held.delete(key);
       }
     },
+    pendingMigrations: () => pendingMigrations((text) => client.query(text)),
     migrate: () =>
       reportMigrations(
         (text) => client.query(text),
