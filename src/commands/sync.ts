@@ -4,13 +4,15 @@ import { openDatabase } from '../db/connect.ts';
 import { createLogger } from '../log.ts';
 import { runSync, type Trigger } from '../sync/run.ts';
 import { logProgress, ttyProgress, type ProgressReporter } from './progress.ts';
-import { exitCodeOf, printResult, type Io } from './shared.ts';
+import { exitCodeOf, printDryRun, printResult, type Io } from './shared.ts';
 
 export interface SyncCommandOptions {
   /** backfill: continue from saved page tokens instead of the first page. */
   resume: boolean;
   /** sync: walk every job (and detect deletions) even if no full walk is due. */
   full: boolean;
+  /** Walk and compare, write nothing; print what would change on stdout (logs go to stderr). */
+  dryRun?: boolean | undefined;
 }
 
 export async function runSyncCommand(
@@ -21,8 +23,10 @@ export async function runSyncCommand(
 ): Promise<number> {
   const config = loadConfig(overrides, io.env);
   assertRunnable(config);
-  const log = createLogger({ level: config.logLevel, secrets: config.secrets });
-  const database = await openDatabase(config, log);
+  const dryRun = options.dryRun ?? false;
+  // A dry run's stdout carries its report: its logs go to stderr.
+  const log = createLogger({ level: config.logLevel, secrets: config.secrets, stderr: dryRun });
+  const database = await openDatabase(config, log, { readOnly: dryRun });
   const controller = new AbortController();
   const stop = () => controller.abort(new Error('stopped by signal'));
   process.once('SIGINT', stop);
@@ -46,9 +50,11 @@ export async function runSyncCommand(
       full: command === 'backfill' || options.full,
       signal: controller.signal,
       onProgress: reporter ? (p) => reporter.update(p) : undefined,
+      dryRun,
     });
     reporter?.done();
-    printResult(result, io);
+    if (dryRun) printDryRun(result, io);
+    else printResult(result, io);
     return exitCodeOf(result);
   } finally {
     process.off('SIGINT', stop);
