@@ -13,6 +13,7 @@ import { startSimulator, type Simulator, type V1Job } from '../../src/simulator/
 import { runCli, writeConfig } from '../helpers/cli.ts';
 import { createPostgresDatabase, postgresReachable, type Backend } from '../helpers/db.ts';
 import { usePostgres } from '../helpers/fixtures.ts';
+import { sync, testConfig } from '../helpers/harness.ts';
 
 const P = 'd1000000-0000-4000-8000-0000000000d1';
 const Q = 'd2000000-0000-4000-8000-0000000000d2';
@@ -234,6 +235,43 @@ describe('dry run (real Postgres)', () => {
     expect([inserted, updated]).toEqual(['1', '2']);
     const real = await run('sync');
     expect(real.stderr).toContain(`(${inserted} new, ${updated} updated, ${unchanged} unchanged, 0 deleted), ${rejected} rejected`);
+  });
+
+  it('resuming an interrupted walk: the pages stored before count as seen, as in the real walk', async () => {
+    sim = await startSimulator({ projects: [{ id: P, jobs: 100, oddities: false }], apiKey: KEY, now: NOW });
+    const config = testConfig(sim, { projects: [P], pageSize: 10 });
+    expect((await sync(config, tdb())).projects[0]?.status).toBe('succeeded');
+    // A full walk stopped after three pages: its token and the ids those pages saw are stored.
+    const controller = new AbortController();
+    const stopped = await sync(config, tdb(), {
+      full: true,
+      signal: controller.signal,
+      onProgress: (p) => {
+        if (p.pages === 3) controller.abort();
+      },
+    });
+    expect(stopped.projects[0]).toMatchObject({ status: 'cancelled', pages: 3 });
+    const seen = new Set(
+      (await queryRows<{ id: string }>(tdb().database.db, sql`SELECT unnest(job_ids) AS id FROM sync_walk_seen`)).map((r) => r.id),
+    );
+    expect(seen.size).toBe(30);
+    const unseen = sim.jobs(P).filter((j) => !seen.has(j.id));
+    for (const job of unseen.slice(0, 3)) sim.removeJob(P, job.id);
+    const changed = unseen[10] as V1Job;
+    sim.upsertJob(P, { ...changed, user_id: `${changed.user_id}-moved` });
+    const before = await snapshot(tdb().database.db);
+
+    const env = { DATABASE_URL: tdb().url as string, LLAMA_CLOUD_API_KEY: KEY, LLAMA_CLOUD_BASE_URL: sim.url };
+    const run = (...args: string[]) => runCli([...args, '--project', P, '--page-size', '10', '--log-level', 'warn'], env);
+    const dry = await run('sync', '--dry-run');
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toBe(
+      `classify-sync: dry run: project ${P} would insert 0, update 1, leave 66 unchanged, mark 3 deleted, reject 0 ` +
+        '(v2, full walk resumed from its saved page token, 7 pages)\n',
+    );
+    expect(await snapshot(tdb().database.db)).toEqual(before);
+    const real = await run('sync');
+    expect(real.stderr).toContain('(v2, resume): 7 pages, 67 jobs (0 new, 1 updated, 66 unchanged, 3 deleted), 0 rejected');
   });
 
   it('refuses a database with pending migrations, and applies none', async () => {
