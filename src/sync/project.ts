@@ -336,8 +336,8 @@ export async function syncProject(ctx: ProjectContext, project: ProjectConfig): 
     await store.startProject({ runId, projectId: project.id, apiVersion, mode: plan.mode });
     plog.info({ apiVersion, mode: plan.mode, kind: plan.kind, pagesBefore: plan.pagesBefore }, `walk planned: ${plan.reason}`);
 
-    /** Walks one list (the project, or the part of it `spec.filter` selects), storing page by page; false when stopped. */
     const quarantinedMsg = ctx.dryRun ? 'item would be quarantined in sync_rejects' : 'item quarantined in sync_rejects';
+    /** Walks one list (the project, or the part of it `spec.filter` selects), storing page by page; false when stopped. */
     const walk = async (spec: WalkSpec): Promise<boolean> => {
       const fetchPage = projectPageFetcher(config, { ...project, apiKey }, apiVersion, {
         signal: spec.signal,
