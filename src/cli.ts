@@ -116,7 +116,12 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       case 'sync':
       case 'backfill': {
         const { runSyncCommand } = await import('./commands/sync.ts');
-        return await runSyncCommand(command, overridesFrom(flags), { resume: flags.resume ?? false, full: flags.full ?? false }, io);
+        return await runSyncCommand(
+          command,
+          overridesFrom(flags),
+          { resume: flags.resume ?? false, full: flags.full ?? false, dryRun: flags['dry-run'] ?? false },
+          io,
+        );
       }
       case 'migrate': {
         const { runMigrate } = await import('./commands/migrate.ts');

@@ -29,6 +29,11 @@ export const FLAG_SPECS = {
   slices: flag({ type: 'string' }, '--slices <n|auto>', 'a full v2 walk as n creation-time slices in parallel (default auto)'),
   full: flag({ type: 'boolean' }, '--full', 'walk every job (and detect deletions) even if no full walk is due'),
   resume: flag({ type: 'boolean' }, '--resume', 'continue from saved page tokens instead of the first page'),
+  'dry-run': flag(
+    { type: 'boolean' },
+    '--dry-run',
+    'walk and compare, write nothing; print per project what would be inserted,\nupdated, left unchanged, marked deleted and rejected (docs/dry-run.md)',
+  ),
   'allow-mass-delete': flag(
     { type: 'boolean' },
     '--allow-mass-delete',
@@ -104,13 +109,13 @@ export const COMMAND_SPECS = {
     summary: `one pass over the configured projects; interrupted walks resume from their saved tokens.
             On v2 it is incremental (recent and in-flight jobs only) unless a full walk is due
             (fullRefreshDays) or --full is given; only full walks detect deletions`,
-    flags: [...SYNC_FLAGS, 'full'],
+    flags: [...SYNC_FLAGS, 'full', 'dry-run'],
     notes: RUN_EXIT_CODES,
   },
   backfill: {
     args: '[flags]',
     summary: 'one full pass from the first page of every project (--resume: from the saved tokens)',
-    flags: [...SYNC_FLAGS, 'resume'],
+    flags: [...SYNC_FLAGS, 'resume', 'dry-run'],
     notes: RUN_EXIT_CODES,
   },
   migrate: {

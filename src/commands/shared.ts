@@ -49,10 +49,12 @@ export function unknownProjectsMessage(ids: readonly string[], database: string)
   return `classify-sync: ${one ? 'project' : 'projects'} ${ids.join(', ')} not in ${database} (no job or sync of ${one ? 'it' : 'them'}): check the id, or sync it first`;
 }
 
+const labelOf = (p: RunResult['projects'][number]) => (p.name ? `${p.projectId} (${p.name})` : p.projectId);
+
 /** One line per project on stderr (or the stream given): what it did, or why it failed or was skipped. */
 export function printResult(result: RunResult, io: Pick<Io, 'stderr'>): void {
   for (const p of result.projects) {
-    const label = p.name ? `${p.projectId} (${p.name})` : p.projectId;
+    const label = labelOf(p);
     if (p.status === 'failed') {
       line(io.stderr, `classify-sync: project ${label} failed: ${p.error ?? 'unknown error'}`);
     } else if (p.status === 'skipped') {
@@ -70,6 +72,30 @@ export function printResult(result: RunResult, io: Pick<Io, 'stderr'>): void {
           `${p.rejects} rejected, ${p.retries} retries${p.warning ? `; warning: ${p.warning}` : ''}`,
       );
     }
+  }
+}
+
+/**
+ * A dry run's result: one line per project that walked to the end, on stdout, with what the walk
+ * would have written; a project that failed, was skipped or stopped gets printResult's line on stderr.
+ */
+export function printDryRun(result: RunResult, io: Pick<Io, 'stdout' | 'stderr'>): void {
+  for (const p of result.projects) {
+    if (p.status !== 'succeeded') {
+      printResult({ ...result, projects: [p] }, io);
+      continue;
+    }
+    const deletions = p.kind === 'full' ? `, mark ${p.deleted} deleted` : '';
+    const walk =
+      `${p.kind} walk` +
+      (p.mode === 'resume' ? ' resumed from its saved page token' : '') +
+      (p.kind === 'full' ? '' : ', which marks no deletions');
+    line(
+      io.stdout,
+      `classify-sync: dry run: project ${labelOf(p)} would insert ${p.inserted}, update ${p.updated}, ` +
+        `leave ${p.unchanged} unchanged${deletions}, reject ${p.rejects} ` +
+        `(${p.apiVersion}, ${walk}, ${p.pages} pages)${p.warning ? `; ${p.warning}` : ''}`,
+    );
   }
 }
 

@@ -2,7 +2,7 @@
 // its API version, walks, the walk in progress, when the next full walk is due, its last run, open
 // rejects and stored jobs. It changes nothing: no migration, and no database created where none is.
 import { loadConfig } from '../config.ts';
-import { connect, pendingMigrations } from '../db/connect.ts';
+import { connect } from '../db/connect.ts';
 import { storedProjectNames, unknownProjects } from '../db/projects.ts';
 import { knownProjectIds, loadProjectStatus } from '../db/state.ts';
 import { projectStatuses, renderStatusJson, renderStatusTable } from '../report/status.ts';
@@ -27,9 +27,9 @@ export async function runStatus(flags: StatusFlags, io: Io, clock: () => number 
   // Like `report`: names come from the config file, --project only narrows; API keys are not needed.
   const config = loadConfig({ configFile: flags.config, pgliteDir: flags['pglite-dir'] }, io.env);
   if (!databaseExists(config, io)) return EXIT.cannotRun;
-  const database = await connect({ databaseUrl: config.databaseUrl, pgliteDir: config.pgliteDir, maxConnections: 4 });
+  const database = await connect({ databaseUrl: config.databaseUrl, pgliteDir: config.pgliteDir, maxConnections: 4, readOnly: true });
   try {
-    const pending = await pendingMigrations(database.db);
+    const pending = await database.pendingMigrations();
     if (pending.length > 0) {
       line(
         io.stderr,

@@ -4,13 +4,15 @@ import { openDatabase } from '../db/connect.ts';
 import { createLogger } from '../log.ts';
 import { runSync, type Trigger } from '../sync/run.ts';
 import { progressReporter, progressTerminal } from './progress.ts';
-import { exitCodeOf, printResult, type Io } from './shared.ts';
+import { exitCodeOf, printDryRun, printResult, type Io } from './shared.ts';
 
 export interface SyncCommandOptions {
   /** backfill: continue from saved page tokens instead of the first page. */
   resume: boolean;
   /** sync: walk every job (and detect deletions) even if no full walk is due. */
   full: boolean;
+  /** Walk and compare, write nothing; print what would change on stdout (logs go to stderr). */
+  dryRun?: boolean | undefined;
 }
 
 export async function runSyncCommand(
@@ -21,10 +23,18 @@ export async function runSyncCommand(
 ): Promise<number> {
   const config = loadConfig(overrides, io.env);
   assertRunnable(config);
+  const dryRun = options.dryRun ?? false;
   // On a terminal, progress is drawn below the log lines; the logger writes through it (progress.ts).
-  const terminal = progressTerminal(io);
-  const log = createLogger({ level: config.logLevel, secrets: config.secrets, format: config.logFormat, destination: terminal?.logs });
-  const database = await openDatabase(config, log);
+  // A dry run's stdout carries its report: its logs, and so its progress, go to stderr.
+  const terminal = progressTerminal(dryRun ? { stdout: io.stderr, stderr: io.stderr } : io);
+  const log = createLogger({
+    level: config.logLevel,
+    secrets: config.secrets,
+    format: config.logFormat,
+    stderr: dryRun,
+    destination: terminal?.logs,
+  });
+  const database = await openDatabase(config, log, { readOnly: dryRun });
   const controller = new AbortController();
   const stop = () => controller.abort(new Error('stopped by signal'));
   process.once('SIGINT', stop);
@@ -41,9 +51,11 @@ export async function runSyncCommand(
       full: command === 'backfill' || options.full,
       signal: controller.signal,
       onProgress: (p) => reporter.update(p),
+      dryRun,
     });
     reporter.done();
-    printResult(result, io);
+    if (dryRun) printDryRun(result, io);
+    else printResult(result, io);
     return exitCodeOf(result);
   } finally {
     process.off('SIGINT', stop);

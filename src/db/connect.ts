@@ -1,9 +1,9 @@
 // DATABASE_URL → a node-postgres pool; unset → embedded PGlite. Both give the same Drizzle type and
 // run the same committed migrations.
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { sql, type SQL } from 'drizzle-orm';
+import type { SQL } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
@@ -28,6 +28,8 @@ export interface Database {
   readonly description: string;
   /** Applies pending migrations; concurrent callers are serialized by an advisory lock. Returns the ones it applied. */
   migrate(): Promise<MigrationReport>;
+  /** Tags of the migrations the database lacks, oldest first (all of them before its first migrate). */
+  pendingMigrations(): Promise<string[]>;
   /**
    * Runs `fn` while holding a session-level advisory lock on a dedicated connection, so the lock is
    * freed by Postgres if this process dies. Returns `{ acquired: false }` without running `fn` when
@@ -65,6 +67,14 @@ async function recordedMigrations(query: (text: string) => Promise<{ rows: { cre
   }
 }
 
+/** Tags of the committed migrations the database has not recorded. */
+async function pendingMigrations(query: (text: string) => Promise<{ rows: { created_at: unknown }[] }>): Promise<string[]> {
+  const recorded = await recordedMigrations(query);
+  return journal()
+    .filter((e) => !recorded.has(e.when))
+    .map((e) => e.tag);
+}
+
 /** Runs `apply` and says which migrations it applied. */
 async function reportMigrations(
   query: (text: string) => Promise<{ rows: { created_at: unknown }[] }>,
@@ -75,17 +85,6 @@ async function reportMigrations(
   const after = await recordedMigrations(query);
   const entries = journal();
   return { applied: entries.filter((e) => after.has(e.when) && !before.has(e.when)).map((e) => e.tag), latest: entries.at(-1)?.tag };
-}
-
-/**
- * Tags of the committed migrations `db` has not applied, oldest first (all of them on an empty
- * database), without applying any: for commands that only read and must not change the schema.
- */
-export async function pendingMigrations(db: Db): Promise<string[]> {
-  const recorded = await recordedMigrations((text) => queryRows<{ created_at: unknown }>(db, sql.raw(text)).then((rows) => ({ rows })));
-  return journal()
-    .filter((e) => !recorded.has(e.when))
-    .map((e) => e.tag);
 }
 
 /** Rows of a raw query, whichever driver runs it. */
@@ -110,10 +109,27 @@ export interface ConnectOptions {
   maxConnections?: number | undefined;
   /** How its sessions are named in pg_stat_activity (default classify-sync). */
   applicationName?: string | undefined;
+  /**
+   * Every session read-only (default_transaction_read_only): a statement that would write fails with
+   * SQLSTATE 25006 instead. Advisory locks still work. An embedded directory without a database is
+   * refused instead of created.
+   */
+  readOnly?: boolean | undefined;
 }
 
-/** Opens the configured database and applies pending migrations: what every command starts with. */
-export async function openDatabase(config: Config, log: Logger): Promise<Database & { migrations: MigrationReport }> {
+/** Sessions whose every transaction is read-only (https://www.postgresql.org/docs/current/runtime-config-client.html). */
+const READ_ONLY_SETTING = ['-c', 'default_transaction_read_only=on'] as const;
+
+/**
+ * Opens the configured database and applies pending migrations: what every command starts with.
+ * `readOnly` (a dry run) opens read-only sessions and applies nothing: a database with pending
+ * migrations is refused, with what to run.
+ */
+export async function openDatabase(
+  config: Config,
+  log: Logger,
+  options: { readOnly?: boolean } = {},
+): Promise<Database & { migrations: MigrationReport }> {
   // Per project in parallel: one connection holding its advisory lock; for the page transactions one
   // per project, or per slice of a sliced walk (as many as requests may be in flight); plus the run's
   // own lock and a few for run bookkeeping and /healthz.
@@ -121,8 +137,20 @@ export async function openDatabase(config: Config, log: Logger): Promise<Databas
     databaseUrl: config.databaseUrl,
     pgliteDir: config.pgliteDir,
     maxConnections: config.concurrency + Math.max(config.concurrency, config.maxInFlight) + 3,
+    readOnly: options.readOnly,
   });
-  log.info({ database: database.description, kind: database.kind }, 'database connected');
+  log.info({ database: database.description, kind: database.kind, readOnly: Boolean(options.readOnly) }, 'database connected');
+  if (options.readOnly) {
+    const pending = await database.pendingMigrations();
+    if (pending.length > 0) {
+      await database.close();
+      throw new DatabaseError(
+        `${database.description} has ${pending.length} pending migration${pending.length === 1 ? '' : 's'} (${pending.join(', ')}) ` +
+          'and a dry run applies none: run classify-sync migrate first',
+      );
+    }
+    return Object.assign(database, { migrations: { applied: [], latest: journal().at(-1)?.tag } });
+  }
   const migrations = await database.migrate();
   if (migrations.applied.length > 0) log.info({ applied: migrations.applied }, 'migrations applied');
   return Object.assign(database, { migrations });
@@ -130,8 +158,8 @@ export async function openDatabase(config: Config, log: Logger): Promise<Databas
 
 export async function connect(options: ConnectOptions): Promise<Database> {
   return options.databaseUrl
-    ? connectPostgres(options.databaseUrl, options.maxConnections ?? 10, options.applicationName ?? 'classify-sync')
-    : connectPglite(options.pgliteDir);
+    ? connectPostgres(options.databaseUrl, options.maxConnections ?? 10, options.applicationName ?? 'classify-sync', options.readOnly)
+    : connectPglite(options.pgliteDir, options.readOnly);
 }
 
 /** SQLSTATE 3D000: the database named in the URL does not exist on the server. */
@@ -155,9 +183,14 @@ function shellWord(word: string): string {
   return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
-async function connectPostgres(url: string, max: number, applicationName: string): Promise<Database> {
+async function connectPostgres(url: string, max: number, applicationName: string, readOnly = false): Promise<Database> {
   const description = redactUrl(url);
-  const pool = new pg.Pool({ connectionString: url, max, application_name: applicationName });
+  const pool = new pg.Pool({
+    connectionString: url,
+    max,
+    application_name: applicationName,
+    ...(readOnly && { options: READ_ONLY_SETTING.join(' ') }),
+  });
   // An idle client dropped by the server must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
   // Nor a checked-out one: pg-pool listens only while a client is idle, and a connection killed inside a
@@ -212,6 +245,7 @@ async function connectPostgres(url: string, max: number, applicationName: string
     kind: 'postgres',
     description,
     tryWithLock,
+    pendingMigrations: () => pendingMigrations((text) => pool.query(text)),
     async migrate() {
       const client = await pool.connect();
       try {
@@ -232,7 +266,7 @@ async function connectPostgres(url: string, max: number, applicationName: string
   };
 }
 
-async function connectPglite(dir: string): Promise<Database> {
+async function connectPglite(dir: string, readOnly = false): Promise<Database> {
   // Loaded only when used: the WASM build is large and Postgres users never need it.
   const [{ PGlite }, { drizzle }, { migrate }] = await Promise.all([
     import('@electric-sql/pglite'),
@@ -240,7 +274,12 @@ async function connectPglite(dir: string): Promise<Database> {
     import('drizzle-orm/pglite/migrator'),
   ]);
   let client: InstanceType<typeof PGlite>;
-  const startParams = pgliteStartParams(PGlite.defaultStartParams);
+  const startParams = [...pgliteStartParams(PGlite.defaultStartParams), ...(readOnly ? READ_ONLY_SETTING : [])];
+  if (readOnly && !dir.startsWith('memory://') && !existsSync(join(dir, 'PG_VERSION'))) {
+    throw new DatabaseError(
+      `no embedded database in ${dir}, and a read-only run creates none: point --pglite-dir at the directory a sync wrote (or set DATABASE_URL)`,
+    );
+  }
   try {
     if (!dir.startsWith('memory://')) mkdirSync(dir, { recursive: true });
     await createPgliteDir(dir, startParams);
@@ -275,6 +314,7 @@ async function connectPglite(dir: string): Promise<Database> {
         held.delete(key);
       }
     },
+    pendingMigrations: () => pendingMigrations((text) => client.query(text)),
     migrate: () =>
       reportMigrations(
         (text) => client.query(text),

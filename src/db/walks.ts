@@ -87,6 +87,19 @@ async function loadSlices(db: Db, projectId: string, apiVersion: ApiVersion): Pr
   }));
 }
 
+/** Slices over `ranges`, numbered from `first`, not walked yet. */
+export function newSlices(first: number, ranges: readonly SliceRange[]): SliceState[] {
+  return ranges.map((r, i): SliceState => ({
+    slice: first + i,
+    createdAtOnOrAfter: r.createdAtOnOrAfter,
+    createdAtOnOrBefore: r.createdAtOnOrBefore,
+    unfiltered: r.unfiltered ?? false,
+    pageToken: undefined,
+    pages: 0,
+    done: false,
+  }));
+}
+
 /**
  * Adds slices to the walk begun by beginWalk, numbered from `first`; returns them. Idempotent (a retry
  * after an unacknowledged commit adds nothing).
@@ -98,15 +111,7 @@ export async function addSlices(
   first: number,
   ranges: readonly SliceRange[],
 ): Promise<SliceState[]> {
-  const slices = ranges.map((r, i): SliceState => ({
-    slice: first + i,
-    createdAtOnOrAfter: r.createdAtOnOrAfter,
-    createdAtOnOrBefore: r.createdAtOnOrBefore,
-    unfiltered: r.unfiltered ?? false,
-    pageToken: undefined,
-    pages: 0,
-    done: false,
-  }));
+  const slices = newSlices(first, ranges);
   if (slices.length === 0) return slices;
   await db
     .insert(syncWalkSlices)
@@ -188,6 +193,25 @@ export interface CompleteWalkResult {
   warning: string | undefined;
 }
 
+/**
+ * Why the deletions of a complete walk must not happen (it saw under `minSeenShare` of the project's
+ * `live` stored jobs, `missing` of them not at all, and the operator did not allow it), or undefined.
+ */
+export function massDeleteGuard(counts: {
+  live: number;
+  missing: number;
+  minSeenShare: number;
+  allowMassDelete: boolean;
+}): string | undefined {
+  const { live, missing, minSeenShare } = counts;
+  const seenShare = live === 0 ? 1 : (live - missing) / live;
+  if (missing === 0 || seenShare >= minSeenShare || counts.allowMassDelete) return undefined;
+  return (
+    `the walk saw ${live - missing} of ${live} stored jobs (under ${Math.round(minSeenShare * 100)}%); ` +
+    'if the project really lost them, run again with --allow-mass-delete'
+  );
+}
+
 /** Ends a walk that reached its last page: deletes by absence (guarded), clears the token. */
 export async function completeWalk(db: Db, input: CompleteWalkInput): Promise<CompleteWalkResult> {
   return db.transaction(async (tx) => {
@@ -221,11 +245,9 @@ export async function completeWalk(db: Db, input: CompleteWalkInput): Promise<Co
       );
       const live = counts?.live ?? 0;
       const missing = counts?.missing ?? 0;
-      const seenShare = live === 0 ? 1 : (live - missing) / live;
-      if (missing > 0 && seenShare < input.minSeenShare && !input.allowMassDelete) {
-        warning =
-          `deletions skipped: the walk saw ${live - missing} of ${live} stored jobs (under ${Math.round(input.minSeenShare * 100)}%); ` +
-          'if the project really lost them, run again with --allow-mass-delete';
+      const guard = massDeleteGuard({ live, missing, minSeenShare: input.minSeenShare, allowMassDelete: input.allowMassDelete });
+      if (guard !== undefined) {
+        warning = `deletions skipped: ${guard}`;
       } else if (missing > 0) {
         // Counted in SQL: a mass deletion must not bring every deleted id into memory.
         const [row] = await queryRows<{ deleted: number }>(
@@ -284,12 +306,7 @@ export async function completeWalk(db: Db, input: CompleteWalkInput): Promise<Co
  */
 export async function rememberDetectedVersion(db: Db, projectId: string, version: ApiVersion, at: string): Promise<ApiVersion | undefined> {
   return db.transaction(async (tx) => {
-    const [before] = await tx
-      .select({ apiVersion: syncState.apiVersion })
-      .from(syncState)
-      .where(and(eq(syncState.projectId, projectId), sql`${syncState.detectedAt} IS NOT NULL`))
-      .orderBy(sql`${syncState.detectedAt} DESC`)
-      .limit(1);
+    const previous = await detectedVersion(tx, projectId);
     await tx
       .update(syncState)
       .set({ detectedAt: null, updatedAt: sql`now()` })
@@ -298,9 +315,20 @@ export async function rememberDetectedVersion(db: Db, projectId: string, version
       .insert(syncState)
       .values({ projectId, apiVersion: version, detectedAt: at })
       .onConflictDoUpdate({ target: [syncState.projectId, syncState.apiVersion], set: { detectedAt: at, updatedAt: sql`now()` } });
-    const previous = before?.apiVersion;
-    return previous === 'v1' || previous === 'v2' ? previous : undefined;
+    return previous;
   });
+}
+
+/** The version `--api auto` chose for the project last, if it ever did. */
+export async function detectedVersion(db: Db, projectId: string): Promise<ApiVersion | undefined> {
+  const [before] = await db
+    .select({ apiVersion: syncState.apiVersion })
+    .from(syncState)
+    .where(and(eq(syncState.projectId, projectId), sql`${syncState.detectedAt} IS NOT NULL`))
+    .orderBy(sql`${syncState.detectedAt} DESC`)
+    .limit(1);
+  const previous = before?.apiVersion;
+  return previous === 'v1' || previous === 'v2' ? previous : undefined;
 }
 
 /**

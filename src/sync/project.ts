@@ -4,7 +4,7 @@
 import type { ApiVersion, Config, ProjectConfig } from '../config.ts';
 import type { Database } from '../db/connect.ts';
 import { describeDbError } from '../db/errors.ts';
-import { storePage, type PageCounts } from '../db/pages.ts';
+import type { PageCounts, PageResult, StorePageInput } from '../db/pages.ts';
 import { withDbRetries } from '../db/retry.ts';
 import type { ProjectTraffic } from '../db/runs.ts';
 import type { SliceState, WalkKind } from '../db/walks.ts';
@@ -76,6 +76,10 @@ export interface ProjectContext {
   config: Config;
   database: Database;
   store: SyncStore;
+  /** Stores a page in one transaction (db/pages.ts), or, in a dry run, compares it with what is stored. */
+  storePage: (input: StorePageInput) => Promise<PageResult>;
+  /** A dry run: storePage compares, and the logs say what would have been stored. */
+  dryRun: boolean;
   runId: string;
   /** The run's logger; the walk's lines add `projectId`. */
   log: Logger;
@@ -352,6 +356,7 @@ export async function syncProject(ctx: ProjectContext, project: ProjectConfig): 
     /** Pages earlier runs stored of the walk this one resumes, for its progress. */
     let resumedPages = plan.pagesBefore;
 
+    const quarantinedMsg = ctx.dryRun ? 'item would be quarantined in sync_rejects' : 'item quarantined in sync_rejects';
     /** Walks one list (the project, or the part of it `spec.filter` selects), storing page by page; false when stopped. */
     const walk = async (spec: WalkSpec): Promise<boolean> => {
       const fetchPage = projectPageFetcher(config, { ...project, apiKey }, apiVersion, {
@@ -380,14 +385,14 @@ export async function syncProject(ctx: ProjectContext, project: ProjectConfig): 
         }
         const jobs = spec.keep ? normalized.jobs.filter(spec.keep) : normalized.jobs;
         const rejects = spec.keepReject ? normalized.rejects.filter(spec.keepReject) : normalized.rejects;
-        for (const r of rejects) plog.warn({ reason: r.reason, id: r.id }, 'item quarantined in sync_rejects');
+        for (const r of rejects) plog.warn({ reason: r.reason, id: r.id }, quarantinedMsg);
         const retries = pendingRetries;
         pendingRetries = 0;
         // A filtered list's total_size is not the project's.
         const totalSize = spec.totalSize === 'page' ? page.totalSize : spec.totalSize;
         const counts = await withDbRetries(
           () =>
-            storePage(ctx.database.db, {
+            ctx.storePage({
               runId,
               projectId: project.id,
               apiVersion,
@@ -405,7 +410,7 @@ export async function syncProject(ctx: ProjectContext, project: ProjectConfig): 
             onRetry: ({ attempt, error }) => plog.warn({ attempt, err: describeDbError(error) }, 'page transaction failed, retrying'),
           },
         );
-        for (const q of counts.quarantined) plog.warn({ reason: q.reason, id: q.id }, 'item quarantined in sync_rejects');
+        for (const q of counts.quarantined) plog.warn({ reason: q.reason, id: q.id }, quarantinedMsg);
         ctx.observer?.page?.({ projectId: project.id, counts });
         result.pages += 1;
         result.retries += retries;
@@ -414,7 +419,10 @@ export async function syncProject(ctx: ProjectContext, project: ProjectConfig): 
         result.updated += counts.updated;
         result.unchanged += counts.unchanged;
         result.rejects += counts.rejects;
-        plog.debug({ page: page.number, slice: spec.slice, items: page.items.length, ...counts }, 'page stored');
+        plog.debug(
+          { page: page.number, slice: spec.slice, items: page.items.length, ...counts },
+          ctx.dryRun ? 'page compared' : 'page stored',
+        );
         ctx.onProgress?.({
           projectId: project.id,
           pages: resumedPages + result.pages,

@@ -5,9 +5,11 @@ import { hostname } from 'node:os';
 import type { Config, ProjectConfig } from '../config.ts';
 import type { Database } from '../db/connect.ts';
 import { describeDbError } from '../db/errors.ts';
+import { storePage } from '../db/pages.ts';
 import { abandonDeadRuns, projectLockKey, refreshReportingViews, runLockKey, type RunStatus } from '../db/runs.ts';
 import type { Logger } from '../log.ts';
 import { skippedResult, syncProject, type ProjectContext, type ProjectResult, type Progress, type SyncObserver } from './project.ts';
+import { dryRun } from './dry-run.ts';
 import { syncStore } from './store.ts';
 import { RequestBudgets } from '../source/budget.ts';
 
@@ -34,6 +36,11 @@ export interface SyncOptions {
   skipSyncedSince?: Date | undefined;
   /** Told about requests, retries and stored pages as they happen (the worker's metrics). */
   observer?: SyncObserver | undefined;
+  /**
+   * Walk and compare, write nothing (sync/dry-run.ts): no rows, walk state or run record; abandoned
+   * runs stay as they are and the views are not refreshed. The project locks are taken as usual.
+   */
+  dryRun?: boolean | undefined;
 }
 
 export interface RunResult {
@@ -65,11 +72,15 @@ async function syncRun(options: SyncOptions, runId: string): Promise<RunResult> 
   const { config, database, trigger } = options;
   const log = options.log.child({ runId });
   const now = options.clock ?? Date.now;
-  const store = syncStore(database.db);
-  log.info({ trigger, projects: config.projects.length, database: database.description, api: config.api }, 'run started');
+  const dry = options.dryRun ? dryRun(database.db) : undefined;
+  const store = dry?.store ?? syncStore(database.db);
+  log.info(
+    { trigger, projects: config.projects.length, database: database.description, api: config.api, dryRun: dry !== undefined },
+    'run started',
+  );
   await store.startRun({ id: runId, trigger, projects: config.projects.length, host: hostname(), pid: process.pid });
   await store.rememberProjects(config.projects.map((p) => ({ id: p.id, name: p.name })));
-  for (const dead of await abandonDeadRuns(database, runId)) {
+  for (const dead of dry ? [] : await abandonDeadRuns(database, runId)) {
     log.warn(
       { abandonedRunId: dead.id, host: dead.host, pid: dead.pid, startedAt: dead.startedAt },
       'marked a run abandoned: its process died; its walks resume from their saved page tokens',
@@ -80,6 +91,8 @@ async function syncRun(options: SyncOptions, runId: string): Promise<RunResult> 
     config,
     database,
     store,
+    storePage: dry?.storePage ?? ((input) => storePage(database.db, input)),
+    dryRun: dry !== undefined,
     runId,
     log,
     now,
@@ -123,7 +136,7 @@ async function syncRun(options: SyncOptions, runId: string): Promise<RunResult> 
   });
 
   const warning =
-    options.signal?.aborted || !results.some((r) => r.inserted + r.updated + r.deleted > 0)
+    dry || options.signal?.aborted || !results.some((r) => r.inserted + r.updated + r.deleted > 0)
       ? undefined
       : await refreshViews(options, log, now);
 
