@@ -459,7 +459,11 @@ export function loadConfig(overrides: ConfigOverrides, env: Env): Config {
     .map((id) => id.trim())
     .filter((id) => id.length > 0);
   const projectIds = overrides.projects && overrides.projects.length > 0 ? overrides.projects : envProjects;
-  const projectSpecs = projectIds.length > 0 ? projectIds.map((id): z.infer<typeof projectSchema> => ({ id })) : file.projects;
+  // A list from --project or CLASSIFY_SYNC_PROJECTS replaces the file's; an id the file also lists keeps its settings there.
+  const projectSpecs =
+    projectIds.length > 0
+      ? projectIds.map((id): z.infer<typeof projectSchema> => file.projects.find((p) => p.id === id) ?? { id })
+      : file.projects;
   const projects = projectSpecs.map((p): ProjectConfig => {
     const apiKeyEnv = p.apiKeyEnv ?? DEFAULT_API_KEY_ENV;
     return Object.freeze({

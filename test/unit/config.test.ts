@@ -84,6 +84,17 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ projects: ['a', 'a'] }, {})).toThrow(/twice/);
   });
 
+  it("a list from --project or CLASSIFY_SYNC_PROJECTS replaces the file's, keeping the file's settings of the ids it lists", () => {
+    const configFile = file({ projects: [{ id: 'a', name: 'Ay', apiKeyEnv: 'KEY_A' }, { id: 'c' }] });
+    const fromEnv = loadConfig({ configFile }, { CLASSIFY_SYNC_PROJECTS: ' a, b ', KEY_A: 'ka', LLAMA_CLOUD_API_KEY: 'k' });
+    expect(fromEnv.projects.map((p) => [p.id, p.name, p.apiKeyEnv])).toEqual([
+      ['a', 'Ay', 'KEY_A'],
+      ['b', undefined, 'LLAMA_CLOUD_API_KEY'],
+    ]);
+    const fromFlags = loadConfig({ configFile, projects: ['c'] }, { CLASSIFY_SYNC_PROJECTS: 'a,b' });
+    expect(fromFlags.projects.map((p) => p.id)).toEqual(['c']);
+  });
+
   it('cannot run without projects or without any key', () => {
     expect(() => assertRunnable(loadConfig({}, { LLAMA_CLOUD_API_KEY: 'k-1234' }))).toThrow(/no projects/);
     expect(() => assertRunnable(loadConfig({ projects: ['a'] }, {}))).toThrow(/set LLAMA_CLOUD_API_KEY/);
@@ -100,7 +111,7 @@ describe('API keys: the key sent is the key scrubbed', () => {
       { projects: ['a', 'b'], configFile: file({ projects: [{ id: 'a' }, { id: 'b', apiKeyEnv: 'KEY_B' }] }) },
       { LLAMA_CLOUD_API_KEY: 'llx-abc-123\n', KEY_B: ' \tllx-bbb-456  \r\n' },
     );
-    expect(config.projects.map((p) => p.apiKey)).toEqual(['llx-abc-123', 'llx-abc-123']);
+    expect(config.projects.map((p) => p.apiKey)).toEqual(['llx-abc-123', 'llx-bbb-456']);
     const both = loadConfig(
       { configFile: file({ projects: [{ id: 'a' }, { id: 'b', apiKeyEnv: 'KEY_B' }] }) },
       { LLAMA_CLOUD_API_KEY: 'llx-abc-123\n', KEY_B: ' \tllx-bbb-456  \r\n' },
