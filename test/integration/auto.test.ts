@@ -129,7 +129,9 @@ describe('--api v1 / v2 (no detection)', () => {
     const sim = await start({ apis: ['v1'] });
     const tdb = database();
     const v2 = await sync(testConfig(sim, { projects: [P], api: 'v2' }), tdb);
-    expect(v2.projects[0]?.error).toBe(`HTTP 404 Not Found: check the project id and the base URL (${sim.url})`);
+    expect(v2.projects[0]?.error).toBe(
+      `${sim.url} does not serve API v2 (GET /api/v2/classify is 404 Not Found): use --api auto, or --api v1 if this deployment speaks it`,
+    );
     const v1 = await sync(testConfig(sim, { projects: [P], api: 'v1' }), tdb);
     expect(v1.projects[0]).toMatchObject({ status: 'succeeded', apiVersion: 'v1' });
     expect(await detectedVersion(tdb.database.db, P)).toBeUndefined();

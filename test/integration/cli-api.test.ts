@@ -94,7 +94,7 @@ describe('classify-sync --api', () => {
     const forced = capture(env);
     expect(await main(['sync', '--project', P, '--log-level', 'silent', '--api', 'v2'], forced)).toBe(EXIT.someFailed);
     expect(forced.err()).toBe(
-      `classify-sync: project ${P} failed: HTTP 404 Not Found: check the project id and the base URL (${sim.url})\n`,
+      `classify-sync: project ${P} failed: ${sim.url} does not serve API v2 (GET /api/v2/classify is 404 Not Found): use --api auto, or --api v1 if this deployment speaks it\n`,
     );
   });
 });
