@@ -3,7 +3,8 @@
 # dependencies only, running as the unprivileged `node` user.
 #   docker build -t classify-sync .
 #   docker run --env-file .env classify-sync            # see docker-compose.yml and docs/worker.md
-# Any other command works too, e.g.: docker run --env-file .env classify-sync node dist/main.js sync
+# Any other command works too, e.g.: docker run --env-file .env classify-sync classify-sync sync
+# (or node dist/main.js sync)
 
 ARG NODE_VERSION=24
 
@@ -36,8 +37,11 @@ COPY package.json ./
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY drizzle ./drizzle
+# `classify-sync` on PATH, so the commands the demo and the docs suggest work here without npx
+# (`docker run --rm classify-sync classify-sync demo`); dist/main.js starts with a shebang.
 # The embedded database's default directory, for runs without DATABASE_URL (mount a volume there).
-RUN mkdir -p /app/data && chown node:node /app/data
+RUN chmod 755 dist/main.js && ln -s /app/dist/main.js /usr/local/bin/classify-sync \
+    && mkdir -p /app/data && chown node:node /app/data
 USER node
 EXPOSE 9464
 # /healthz is 200 only while every project synced successfully within staleAfterHours (default 36 h):

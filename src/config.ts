@@ -145,6 +145,16 @@ export const fileSchema = z.strictObject({
       error: (issue) => `${JSON.stringify(issue.input)} is not an IP address or host name: use e.g. 127.0.0.1, 0.0.0.0 or ::`,
     })
     .default('127.0.0.1'),
+  /**
+   * A project whose worker sync failed is retried this long after the failure, then after twice as long
+   * each time (30, 60, 120 … minutes), never at or after the next schedule slot; 0: no retries.
+   * Fractions are allowed (0.5 is 30 seconds).
+   */
+  retryFailedAfterMinutes: z
+    .number()
+    .min(0)
+    .max(24 * 60)
+    .default(30),
   /** /healthz answers 503 when a project's last successful sync is older than this. */
   staleAfterHours: z.number().positive().default(36),
   /** How long a stop request may take (the page being stored commits) before the worker exits anyway. */

@@ -7,7 +7,7 @@ import { loadReport } from '../report/data.ts';
 import { renderTable } from '../report/table.ts';
 import { simProjectId, startSimulator } from '../simulator/index.ts';
 import { runSync } from '../sync/run.ts';
-import { printResult, terminalColumns, type Io } from './shared.ts';
+import { printResult, selfCommand, terminalColumns, type Io } from './shared.ts';
 
 const DAY = 86_400_000;
 const DEMO_SEED = 42;
@@ -34,7 +34,8 @@ export async function runDemo(overrides: ConfigOverrides, io: Io): Promise<numbe
         baseUrl: simulator.url,
         databaseUrl: undefined,
       },
-      { LLAMA_CLOUD_API_KEY: simulator.apiKey },
+      // Only the simulator's key; and who launched it, for the hints (config.launcher).
+      { LLAMA_CLOUD_API_KEY: simulator.apiKey, npm_config_user_agent: io.env.npm_config_user_agent },
     );
     const demoConfig = Object.freeze({
       ...config,
@@ -66,12 +67,14 @@ export async function runDemo(overrides: ConfigOverrides, io: Io): Promise<numbe
         timeoutMs: demoConfig.reportTimeoutMs,
       });
       io.stdout.write(`\n${renderTable(report, { short: true, width: terminalColumns(io.stdout) })}`);
+      // Hints in the words that work here: no npx inside the image.
+      const command = selfCommand(config.launcher, io.script, process.cwd());
       io.stdout.write(
-        `\nThe whole report: npx classify-sync report --pglite-dir ${demoConfig.pgliteDir} (add --format html --out report.html for a page with charts)\n`,
+        `\nThe whole report: ${command} report --pglite-dir ${demoConfig.pgliteDir} (add --format html --out report.html for a page with charts)\n`,
       );
       io.stdout.write(
         `\nThe failed project above is on purpose: its key may not read it (HTTP 403).\n` +
-          `Next: point it at LlamaCloud with LLAMA_CLOUD_API_KEY=… DATABASE_URL=postgres://… npx classify-sync sync --project <id>\n`,
+          `Next: point it at LlamaCloud with LLAMA_CLOUD_API_KEY=… DATABASE_URL=postgres://… ${command} sync --project <id>\n`,
       );
     } finally {
       await database.close();

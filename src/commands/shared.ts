@@ -2,7 +2,7 @@
 // failure are printed. The command line loads this module before any command, so it imports nothing
 // heavy: `--help` or a wrong flag must not pay for zod, pino, pg or Drizzle.
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, isAbsolute, join, relative } from 'node:path';
 import type { Config } from '../config.ts';
 import { errorCode, errorMessage } from '../errors.ts';
 import type { RunResult } from '../sync/run.ts';
@@ -15,6 +15,21 @@ export interface Io {
   /** `columns`: a terminal's width (what `report` fits its tables to). */
   stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  /** The script this process runs (process.argv[1]), so hints can say how to run it again. */
+  script?: string | undefined;
+}
+
+/**
+ * The command that runs this CLI again where it runs now, for hints: `npx classify-sync` under a
+ * package manager (npx, npm run) or when unknown; `classify-sync` when started from PATH (the
+ * image's /usr/local/bin/classify-sync, a global install); else `node <script>`, e.g.
+ * `node dist/main.js` in the image or `node bin/classify-sync.js` in a checkout.
+ */
+export function selfCommand(launcher: string | undefined, script: string | undefined, cwd: string): string {
+  if (launcher !== undefined || script === undefined) return 'npx classify-sync';
+  if (basename(script) === 'classify-sync') return 'classify-sync';
+  const path = relative(cwd, script);
+  return `node ${path.startsWith('..') || isAbsolute(path) ? script : path}`;
 }
 
 /** Thrown for a wrong command line; exits 1 with the message and a pointer to --help. */

@@ -18,6 +18,8 @@ export interface Metrics {
   runFinished(result: RunResult | undefined, durationMs: number): void;
   /** A tick fired while a run was still in flight, so it did nothing. */
   tickSkipped(): void;
+  /** A failed project's retry was scheduled (before the next slot). */
+  retryScheduled(projectId: string): void;
 }
 
 export interface MetricsOptions {
@@ -58,6 +60,12 @@ export function createMetrics(options: MetricsOptions): Metrics {
     name: 'classify_sync_projects_total',
     help: 'Project syncs this process finished, by project and status (skipped: locked or already synced)',
     labelNames: ['project', 'status'] as const,
+    registers,
+  });
+  const retriesScheduled = new Counter({
+    name: 'classify_sync_project_retries_scheduled_total',
+    help: 'Retries of a failed project this process scheduled before the next slot (retryFailedAfterMinutes), by project',
+    labelNames: ['project'] as const,
     registers,
   });
   const pages = new Counter({
@@ -124,6 +132,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
     pages.inc({ project }, 0);
     rejects.inc({ project }, 0);
     rateLimited.inc({ project }, 0);
+    retriesScheduled.inc({ project }, 0);
     for (const change of JOB_CHANGES) jobs.inc({ project, change }, 0);
   }
 
@@ -156,5 +165,6 @@ export function createMetrics(options: MetricsOptions): Metrics {
       }
     },
     tickSkipped: () => ticksSkipped.inc(),
+    retryScheduled: (project) => retriesScheduled.inc({ project }),
   };
 }

@@ -6,6 +6,10 @@
 //   project another replica already synced since the tick's slot (so each slot syncs each project once).
 // - Catch-up: at start, projects with no successful sync started within one schedule interval (the
 //   worker was down over their slot, or they never synced) are synced at once.
+// - Retry: a project whose sync failed is synced again retryFailedAfterMinutes later, then twice as late
+//   after each failed retry, never at or after the next slot (worker/retry.ts decides when). A retry
+//   skips a project another run (a replica, a `sync`) synced successfully since the failure, and the
+//   project lock still applies, so replicas retrying the same failure sync it once.
 // - Stop: stop() ends scheduling and the run between pages (the page being stored commits; the run is
 //   recorded `cancelled`).
 import cron, { type ScheduledTask } from 'node-cron';
@@ -16,9 +20,10 @@ import { errorMessage } from '../errors.ts';
 import { scrub, type Logger } from '../log.ts';
 import { runSync, type RunResult } from '../sync/run.ts';
 import type { Metrics } from './metrics.ts';
+import { decideRetry } from './retry.ts';
 
 /** Why a worker run started. */
-export type RunReason = 'schedule' | 'catch-up' | 'run-now';
+export type RunReason = 'schedule' | 'catch-up' | 'run-now' | 'retry';
 
 export interface WorkerOptions {
   config: Config;
@@ -59,6 +64,13 @@ export function scheduleIntervalMs(schedule: string, timezone: string): number {
   return second.getTime() - first.getTime();
 }
 
+/** A delay as an operator reads it: 30 min, 2 h 30 min, 1.2 s. */
+function formatDelay(ms: number): string {
+  if (ms < 60_000) return `${Math.round(ms / 100) / 10} s`;
+  const minutes = Math.round(ms / 60_000);
+  return minutes < 60 ? `${minutes} min` : `${Math.floor(minutes / 60)} h${minutes % 60 ? ` ${minutes % 60} min` : ''}`;
+}
+
 export function createWorker(options: WorkerOptions): Worker {
   const { config, database, log, metrics } = options;
   const now = options.clock ?? Date.now;
@@ -66,16 +78,69 @@ export function createWorker(options: WorkerOptions): Worker {
   let current: Promise<void> | undefined;
   let task: ScheduledTask | undefined;
   let stopped: Promise<void> | undefined;
+  /** The pending retry, if any: its timer and the projects it syncs again. */
+  let retry: { timer: NodeJS.Timeout; projects: readonly ProjectConfig[] } | undefined;
+
+  function cancelRetry(why: string): void {
+    if (!retry) return;
+    clearTimeout(retry.timer);
+    log.info({ projects: retry.projects.map((p) => p.id) }, `retry dropped: ${why}`);
+    retry = undefined;
+  }
+
+  /**
+   * After a run: schedules the retry of the projects that failed (all of them when the run itself
+   * failed), or says why there is none. `attempt` counts the retries of the same failure.
+   */
+  function planRetry(failed: readonly ProjectConfig[], attempt: number): void {
+    if (failed.length === 0 || stopping.signal.aborted) return;
+    const projects = failed.map((p) => p.id);
+    const failedAt = now();
+    const decision = decideRetry({
+      afterMinutes: config.retryFailedAfterMinutes,
+      attempt,
+      failedAt,
+      nextSlot: task?.getNextRun() ?? undefined,
+    });
+    if (!decision.retry) {
+      if (decision.reason === 'disabled') {
+        log.info({ projects }, 'no retry: retryFailedAfterMinutes is 0; the next slot syncs them');
+      } else {
+        log.info(
+          { projects, attempt, retryAt: decision.at.toISOString(), nextRunAt: decision.nextSlot.toISOString() },
+          'no retry: the next slot comes first and syncs them',
+        );
+      }
+      return;
+    }
+    cancelRetry('a newer failure replaces it');
+    const since = new Date(failedAt);
+    const timer = setTimeout(() => {
+      retry = undefined;
+      log.info({ projects, attempt }, 'retrying the projects that failed');
+      void run('retry', { projects: failed, skipSyncedSince: since, attempt });
+    }, decision.delayMs);
+    retry = { timer, projects: failed };
+    for (const project of projects) metrics?.retryScheduled(project);
+    log.info(
+      { projects, attempt, delayMs: decision.delayMs, retryAt: decision.at.toISOString(), nextRunAt: task?.getNextRun()?.toISOString() },
+      `retry scheduled: the projects that failed sync again in ${formatDelay(decision.delayMs)}`,
+    );
+  }
 
   /** Starts a run unless one is in flight (then the request is skipped and logged). */
-  function run(reason: RunReason, extra: { projects?: readonly ProjectConfig[]; skipSyncedSince?: Date; slot?: Date } = {}): Promise<void> {
+  function run(
+    reason: RunReason,
+    extra: { projects?: readonly ProjectConfig[]; skipSyncedSince?: Date; slot?: Date; attempt?: number } = {},
+  ): Promise<void> {
     if (stopping.signal.aborted) return Promise.resolve();
     const slot = extra.slot?.toISOString();
     if (current) {
-      log.warn({ reason, slot }, 'tick skipped: the previous run is still in flight');
+      log.warn({ reason, slot }, `${reason === 'retry' ? 'retry' : 'tick'} skipped: the previous run is still in flight`);
       metrics?.tickSkipped();
       return Promise.resolve();
     }
+    const projects = extra.projects ?? config.projects;
     const runLog = log.child({ reason, ...(slot && { slot }) });
     const started = performance.now();
     current = (async () => {
@@ -83,7 +148,7 @@ export function createWorker(options: WorkerOptions): Worker {
       let result: RunResult | undefined;
       try {
         result = await runSync({
-          config: { ...config, projects: extra.projects ?? config.projects },
+          config: { ...config, projects },
           database,
           log: runLog,
           trigger: 'worker',
@@ -93,11 +158,16 @@ export function createWorker(options: WorkerOptions): Worker {
         });
       } catch (error) {
         const message = scrub(errorMessage(error), config.secrets);
-        runLog.error({ err: message }, `run failed: ${message}; the next tick tries again`);
+        runLog.error({ err: message }, `run failed: ${message}`);
       } finally {
         metrics?.runFinished(result, performance.now() - started);
         current = undefined;
       }
+      const failed = result ? new Set(result.projects.filter((p) => p.status === 'failed').map((p) => p.projectId)) : undefined;
+      planRetry(
+        projects.filter((p) => !failed || failed.has(p.id)),
+        reason === 'retry' ? (extra.attempt ?? 1) + 1 : 1,
+      );
     })();
     return current;
   }
@@ -119,11 +189,18 @@ export function createWorker(options: WorkerOptions): Worker {
     },
     async start() {
       if (task || stopping.signal.aborted) return;
-      task = cron.createTask(config.schedule, (context) => run('schedule', { slot: context.date, skipSyncedSince: context.date }), {
-        name: 'classify-sync',
-        timezone: config.timezone,
-        logger: cronLogger(log),
-      });
+      task = cron.createTask(
+        config.schedule,
+        (context) => {
+          cancelRetry('the slot syncs every project');
+          return run('schedule', { slot: context.date, skipSyncedSince: context.date });
+        },
+        {
+          name: 'classify-sync',
+          timezone: config.timezone,
+          logger: cronLogger(log),
+        },
+      );
       await task.start();
       log.info({ schedule: config.schedule, timezone: config.timezone, nextRunAt: task.getNextRun()?.toISOString() }, 'worker started');
       if (options.runNow) {
@@ -149,6 +226,8 @@ export function createWorker(options: WorkerOptions): Worker {
     stop() {
       stopped ??= (async () => {
         await task?.destroy();
+        if (retry) clearTimeout(retry.timer);
+        retry = undefined;
         stopping.abort(new Error('the worker is stopping'));
         await current;
       })();

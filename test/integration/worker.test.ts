@@ -422,6 +422,46 @@ describe.runIf(pgUp)('classify-sync worker (processes, real Postgres)', () => {
     expect(rows.map((r) => [r.project_id, r.status])).toEqual([[A, 'succeeded']]);
   });
 
+  it('retries a failed project after retryFailedAfterMinutes, then twice as late, and syncs it once the fault is gone', async () => {
+    const { sim, db, env } = await setup(
+      [
+        { id: A, jobs: 12 },
+        { id: B, jobs: 12, faults: { rate: 1, kinds: ['500'] } },
+      ],
+      {},
+      { retryFailedAfterMinutes: 0.05, retry: { retries: 0 } },
+    );
+    const worker = spawnWorker(['--schedule', DAILY, '--page-size', '10', '--metrics-port', '0'], env);
+    const { port } = await worker.waitForLine(isLine('serving /healthz and /metrics'), 'metrics port');
+    const scheduled = (attempt: number) => (l: LogLine) =>
+      typeof l.msg === 'string' && l.msg.startsWith('retry scheduled') && l.attempt === attempt;
+
+    // The catch-up run fails B: a retry 3 s later; that one fails too: the next 6 s after it.
+    const first = await worker.waitForLine(scheduled(1), 'the first retry decision');
+    expect(first).toMatchObject({ projects: [B], delayMs: 3000, msg: 'retry scheduled: the projects that failed sync again in 3 s' });
+    const second = await worker.waitForLine(scheduled(2), 'the second retry decision');
+    expect(second).toMatchObject({ projects: [B], delayMs: 6000 });
+    expect(Date.parse(String(second.retryAt))).toBeLessThan(Date.parse(String(second.nextRunAt)));
+    sim.setFaults(undefined, B);
+
+    const recovered = await worker.waitForLine(isLine('run finished', { reason: 'retry', status: 'succeeded' }), 'the successful retry');
+    const health = await getJson(`http://127.0.0.1:${String(port)}/healthz`);
+    expect(health.status).toBe(200);
+    const samples = parsePrometheus(await (await fetch(`http://127.0.0.1:${String(port)}/metrics`)).text());
+    expect(sampleValue(samples, 'classify_sync_project_retries_scheduled_total', { project: B })).toBe(2);
+    expect(sampleValue(samples, 'classify_sync_project_retries_scheduled_total', { project: A })).toBe(0);
+    worker.kill('SIGTERM');
+    expect(await worker.exited).toEqual({ code: 0, signal: null });
+
+    // Only B was retried; A synced once, in the catch-up run.
+    const rows = await projectRows(db);
+    expect(rows.filter((r) => r.project_id === A).map((r) => r.status)).toEqual(['succeeded']);
+    expect(rows.filter((r) => r.project_id === B).map((r) => r.status)).toEqual(['failed', 'failed', 'succeeded']);
+    expect(rows.find((r) => r.project_id === B && r.status === 'succeeded')?.run_id).toBe(recovered.runId);
+    expect(worker.lines.filter(isLine('retrying the projects that failed')).map((l) => l.attempt)).toEqual([1, 2]);
+    expect(await storedRaw(db, B)).toEqual(expectedRaw(sim, B));
+  });
+
   it('refuses an invalid cron expression at start with a one-line error and exit 1', async () => {
     const worker = spawnWorker(['--schedule', '61 * * * *'], { LLAMA_CLOUD_API_KEY: 'k', CLASSIFY_SYNC_PROJECTS: A });
     expect(await worker.exited).toEqual({ code: 1, signal: null });
