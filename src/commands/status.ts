@@ -6,7 +6,8 @@ import { connect } from '../db/connect.ts';
 import { storedProjectNames, unknownProjects } from '../db/projects.ts';
 import { knownProjectIds, loadProjectStatus } from '../db/state.ts';
 import { projectStatuses, renderStatusJson, renderStatusTable } from '../report/status.ts';
-import { databaseExists, EXIT, line, unknownProjectsMessage, UsageError, type Io } from './shared.ts';
+import { DEFAULT_WIDTH } from '../report/table.ts';
+import { databaseExists, EXIT, line, terminalColumns, unknownProjectsMessage, UsageError, type Io } from './shared.ts';
 
 export interface StatusFlags {
   project?: string[] | undefined;
@@ -16,8 +17,6 @@ export interface StatusFlags {
 }
 
 const FORMATS = ['table', 'json'] as const;
-/** What the table is fitted to when stdout is no terminal (a pipe, a file). */
-const DEFAULT_WIDTH = 100;
 
 export async function runStatus(flags: StatusFlags, io: Io, clock: () => number = Date.now): Promise<number> {
   const format = flags.format ?? 'table';
@@ -59,16 +58,10 @@ export async function runStatus(flags: StatusFlags, io: Io, clock: () => number 
     io.stdout.write(
       format === 'json'
         ? renderStatusJson(statuses)
-        : renderStatusTable(statuses, { database: database.description, width: terminalWidth(io) }),
+        : renderStatusTable(statuses, { database: database.description, width: terminalColumns(io.stdout) ?? DEFAULT_WIDTH }),
     );
     return EXIT.ok;
   } finally {
     await database.close();
   }
-}
-
-/** The terminal's width (a TTY stream's `columns`), else DEFAULT_WIDTH. */
-function terminalWidth(io: Io): number {
-  const columns = (io.stdout as { columns?: unknown }).columns;
-  return typeof columns === 'number' && columns > 0 ? columns : DEFAULT_WIDTH;
 }

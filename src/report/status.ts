@@ -4,7 +4,7 @@
 import type { ApiVersion } from '../config.ts';
 import type { StoredLastRun, StoredProjectStatus, StoredWalkState } from '../db/state.ts';
 import { nextFullWalk } from '../plan.ts';
-import { count, printable, when } from './text.ts';
+import { count, printable, when, wrap } from './text.ts';
 
 /** One project, as `status --format json` prints it. Times are ISO 8601 (UTC) or null. */
 export interface ProjectStatus {
@@ -132,29 +132,6 @@ export function projectStatuses(input: StatusInput): ProjectStatus[] {
 
 export function renderStatusJson(statuses: readonly ProjectStatus[]): string {
   return `${JSON.stringify(statuses, null, 2)}\n`;
-}
-
-/** `text` in lines of at most `width` characters, broken at spaces (a longer word is cut). */
-export function wrap(text: string, width: number): string[] {
-  const max = Math.max(1, width);
-  const lines: string[] = [];
-  let current = '';
-  for (const word of text.split(' ').filter((w) => w.length > 0)) {
-    let rest = [...word];
-    const candidate = current === '' ? word : `${current} ${word}`;
-    if ([...candidate].length <= max) {
-      current = candidate;
-      continue;
-    }
-    if (current !== '') lines.push(current);
-    while (rest.length > max) {
-      lines.push(rest.slice(0, max).join(''));
-      rest = rest.slice(max);
-    }
-    current = rest.join('');
-  }
-  if (current !== '' || lines.length === 0) lines.push(current);
-  return lines;
 }
 
 const LABEL_WIDTH = 16;

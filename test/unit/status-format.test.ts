@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { describeReset } from '../../src/commands/reset.ts';
 import type { StoredProjectStatus, StoredWalkState } from '../../src/db/state.ts';
-import { projectStatuses, renderStatusTable, wrap, type StatusInput } from '../../src/report/status.ts';
+import { projectStatuses, renderStatusTable, type StatusInput } from '../../src/report/status.ts';
+import { wrap } from '../../src/report/text.ts';
 
 const DAY_MS = 86_400_000;
 const NOW = Date.parse('2026-12-03T12:00:00.000Z');
